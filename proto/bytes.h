@@ -10,7 +10,10 @@
 
 #include <stdint.h>
 
-static inline uint16_t hc_rd16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+static inline uint16_t hc_rd16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
 static inline uint32_t hc_rd24(const uint8_t *p)
 {
     return ((uint32_t)p[0] << 16) | ((uint32_t)p[1] << 8) | p[2];

@@ -13,35 +13,35 @@
 
 typedef enum hc_err {
     HC_OK = 0,
-    HC_EINVAL,      /* invalid argument (programmer or caller error) */
-    HC_ETRUNC,      /* input shorter than its own length fields say */
-    HC_ENOSPC,      /* output buffer too small */
-    HC_EVERSION,    /* wrong protocol version */
-    HC_EMALFORMED,  /* input violates the wire format */
-    HC_EUNSUPPORTED,/* valid but not supported by us */
-    HC_ERANGE,      /* value outside its allowed range */
-    HC_ENOMEM,      /* allocation failed */
-    HC_EAUTH,       /* SRTP/SRTCP authentication failed */
-    HC_EREPLAY,     /* SRTP replay detected */
-    HC_ESRTP,       /* other libsrtp failure */
-    HC_EJSON,       /* text is not valid JSON */
-    HC_ESCHEMA,     /* JSON does not follow the signaling schema */
-    HC_ETOKEN,      /* token malformed */
-    HC_ESIGNATURE,  /* token signature does not verify */
-    HC_EEXPIRED,    /* token expired */
-    HC_ENOTYET,     /* token not yet valid (nbf) */
-    HC_EPERM,       /* role or scope does not allow this */
-    HC_EGAP,        /* sequence gap: data lost */
-    HC_ENOTFOUND,   /* no such object */
-    HC_EEXIST,      /* object already exists */
-    HC_EAGAIN,      /* try again later / would block */
-    HC_EFULL,       /* table or queue full */
-    HC_EIO,         /* I/O error (programs and relay/core only) */
-    HC_ETIMEOUT,    /* deadline passed */
-    HC_ECLOSED,     /* peer or object closed */
-    HC_ECONFIG,     /* bad configuration */
-    HC_ECODEC,      /* encoder/decoder failure */
-    HC_EINTERNAL,   /* should not happen; a bug */
+    HC_EINVAL,       /* invalid argument (programmer or caller error) */
+    HC_ETRUNC,       /* input shorter than its own length fields say */
+    HC_ENOSPC,       /* output buffer too small */
+    HC_EVERSION,     /* wrong protocol version */
+    HC_EMALFORMED,   /* input violates the wire format */
+    HC_EUNSUPPORTED, /* valid but not supported by us */
+    HC_ERANGE,       /* value outside its allowed range */
+    HC_ENOMEM,       /* allocation failed */
+    HC_EAUTH,        /* SRTP/SRTCP authentication failed */
+    HC_EREPLAY,      /* SRTP replay detected */
+    HC_ESRTP,        /* other libsrtp failure */
+    HC_EJSON,        /* text is not valid JSON */
+    HC_ESCHEMA,      /* JSON does not follow the signaling schema */
+    HC_ETOKEN,       /* token malformed */
+    HC_ESIGNATURE,   /* token signature does not verify */
+    HC_EEXPIRED,     /* token expired */
+    HC_ENOTYET,      /* token not yet valid (nbf) */
+    HC_EPERM,        /* role or scope does not allow this */
+    HC_EGAP,         /* sequence gap: data lost */
+    HC_ENOTFOUND,    /* no such object */
+    HC_EEXIST,       /* object already exists */
+    HC_EAGAIN,       /* try again later / would block */
+    HC_EFULL,        /* table or queue full */
+    HC_EIO,          /* I/O error (programs and relay/core only) */
+    HC_ETIMEOUT,     /* deadline passed */
+    HC_ECLOSED,      /* peer or object closed */
+    HC_ECONFIG,      /* bad configuration */
+    HC_ECODEC,       /* encoder/decoder failure */
+    HC_EINTERNAL,    /* should not happen; a bug */
     HC_ERR_COUNT
 } hc_err_t;
 

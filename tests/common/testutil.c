@@ -11,10 +11,14 @@ int hc_test_hex(const char *hex, uint8_t *buf, size_t cap)
     int hi = -1;
     for (const char *p = hex; *p; p++) {
         int v;
-        if (*p >= '0' && *p <= '9') v = *p - '0';
-        else if (*p >= 'a' && *p <= 'f') v = *p - 'a' + 10;
-        else if (*p >= 'A' && *p <= 'F') v = *p - 'A' + 10;
-        else continue;
+        if (*p >= '0' && *p <= '9')
+            v = *p - '0';
+        else if (*p >= 'a' && *p <= 'f')
+            v = *p - 'a' + 10;
+        else if (*p >= 'A' && *p <= 'F')
+            v = *p - 'A' + 10;
+        else
+            continue;
         if (hi < 0) {
             hi = v;
         } else {
@@ -50,7 +54,10 @@ const char *hc_test_traces_dir(void)
     return path;
 }
 
-const char *hc_test_bin_dir(void) { return HC_BIN_DIR; }
+const char *hc_test_bin_dir(void)
+{
+    return HC_BIN_DIR;
+}
 
 int hc_test_run_suite(Suite *s)
 {

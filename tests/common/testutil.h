@@ -27,6 +27,9 @@ const char *hc_test_bin_dir(void);
 int hc_test_run_suite(Suite *s);
 
 #define HC_TEST_MAIN(suite_fn)                                                                     \
-    int main(void) { return hc_test_run_suite(suite_fn()); }
+    int main(void)                                                                                 \
+    {                                                                                              \
+        return hc_test_run_suite(suite_fn());                                                      \
+    }
 
 #endif
