@@ -80,7 +80,8 @@
 #define HC_SIG_KEY_MIN     16         /* SRTP master key+salt, decoded bytes */
 #define HC_SIG_KEY_MAX     64
 #define HC_SIG_STREAMS_MAX 8        /* streams one participant publishes */
-#define HC_SIG_PEERS_MAX   32       /* participants listed in "joined" */
+#define HC_SIG_PEERS_MAX   16       /* participants listed in "joined" */
+#define HC_SIG_TRACKS_MAX  24       /* streams the relay sends one client */
 #define HC_SIG_PAGE_MAX    64       /* items per "sessions" page */
 #define HC_SIG_PPAGE_MAX   32       /* items per "participants" page */
 #define HC_SIG_LEGS_MAX    8        /* legs per participant in "participants" */
@@ -165,7 +166,8 @@
     X(T, rtx_ssrc, U32, OPT, 0, UINT32_MAX, _, 0)                                                  \
     X(T, kind, ENUM, REQ, 0, 0, media, 0)                                                          \
     X(T, tag, ENUM, REQ, 0, 0, tag, 0)                                                             \
-    X(T, codec, ENUM, REQ, 0, 0, codec, 0)
+    X(T, codec, ENUM, REQ, 0, 0, codec, 0)                                                         \
+    X(T, participant, ID, OPT, 1, HC_SIG_ID_MAX, _, 0)
 
 /* Where and how to send media (joined.media). Keys are SRTP master key
  * followed by master salt: 16+12 bytes for gcm, 16+14 for aes-cm. */
@@ -174,7 +176,8 @@
     X(T, host, HOST, OPT, 1, HC_SIG_HOST_MAX, _, 0)                                                \
     X(T, suite, ENUM, REQ, 0, 0, suite, 0)                                                         \
     X(T, key_up, B64, REQ, HC_SIG_KEY_MIN, HC_SIG_KEY_MAX, _, 0)                                   \
-    X(T, key_down, B64, REQ, HC_SIG_KEY_MIN, HC_SIG_KEY_MAX, _, 0)
+    X(T, key_down, B64, REQ, HC_SIG_KEY_MIN, HC_SIG_KEY_MAX, _, 0)                                 \
+    X(T, rtcp_ssrc, U32, REQ, 0, UINT32_MAX, _, 0)
 
 /* Another participant of the session. */
 #define HC_SIG_F_peer(X, T)                                                                        \
@@ -282,6 +285,7 @@
     X(T, participant, ID, REQ, 1, HC_SIG_ID_MAX, _, 0)                                             \
     X(T, media, STRUCT, REQ, 0, 0, transport, 0)                                                   \
     X(T, streams, ARR, REQ, 0, HC_SIG_STREAMS_MAX, stream_info, 0)                                 \
+    X(T, receive, ARR, REQ, 0, HC_SIG_TRACKS_MAX, stream_info, 0)                                  \
     X(T, floor, NULLID, REQ, 1, HC_SIG_ID_MAX, _, 0)                                               \
     X(T, participants, ARR, REQ, 0, HC_SIG_PEERS_MAX, peer, 0)                                     \
     X(T, participants_total, U32, REQ, 0, UINT32_MAX, _, 0)
@@ -333,6 +337,11 @@
 #define HC_SIG_F_session_closed(X, T)                                                              \
     X(T, session, ID, REQ, 1, HC_SIG_ID_MAX, _, 0)                                                 \
     X(T, reason, TEXT, REQ, 1, HC_SIG_REASON_MAX, _, 0)
+/* The set of streams the relay sends this client changed (a publisher came
+ * or went, a conference speaker slot changed source). */
+#define HC_SIG_F_tracks(X, T)                                                                      \
+    X(T, session, ID, REQ, 1, HC_SIG_ID_MAX, _, 0)                                                 \
+    X(T, receive, ARR, REQ, 0, HC_SIG_TRACKS_MAX, stream_info, 0)
 #define HC_SIG_F_kicked(X, T) X(T, reason, TEXT, REQ, 1, HC_SIG_REASON_MAX, _, 0)
 #define HC_SIG_F_budget(X, T) X(T, kbps, U32Z, REQ, 64, 100000, _, 0)
 
@@ -440,7 +449,8 @@
     X(TOKEN, token, S2C, HC_SIG_R_RELAY)                                                           \
     X(SET_BUDGET, set_budget, C2S, HC_SIG_R(ADMIN))                                                \
     X(STATS, stats, C2S, HC_SIG_R(ADMIN))                                                          \
-    X(STATS_REPLY, stats_reply, S2C, HC_SIG_R_RELAY)
+    X(STATS_REPLY, stats_reply, S2C, HC_SIG_R_RELAY)                                               \
+    X(TRACKS, tracks, S2C, HC_SIG_R_RELAY)
 
 /* ---- Generated types (implementation detail: HC_SIG__ names) ---- */
 

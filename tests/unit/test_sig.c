@@ -31,9 +31,12 @@ static const char *const examples[] = {
     "{\"type\":\"joined\",\"id\":2,\"session\":\"math-101\",\"kind\":\"class\",\"participant\":"
     "\"p7\",\"media\":{\"port\":40000,\"host\":\"relay.example.org\",\"suite\":\"gcm\","
     "\"key_up\":\"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHA==\",\"key_down\":"
-    "\"ZWZnaGlqa2xtbm9wcXJzdHV2d3h5ent8fX5/gA==\"},\"streams\":[{\"mid\":\"a0\",\"ssrc\":"
+    "\"ZWZnaGlqa2xtbm9wcXJzdHV2d3h5ent8fX5/"
+    "gA==\",\"rtcp_ssrc\":287454019},\"streams\":[{\"mid\":\"a0\",\"ssrc\":"
     "287454020,\"kind\":\"audio\",\"tag\":\"audio\",\"codec\":\"opus\"},{\"mid\":\"v0\",\"ssrc\":"
     "287454021,\"rtx_ssrc\":287454022,\"kind\":\"video\",\"tag\":\"main\",\"codec\":\"h264\"}],"
+    "\"receive\":[{\"mid\":\"main-video\",\"ssrc\":287454031,\"rtx_ssrc\":287454032,\"kind\":"
+    "\"video\",\"tag\":\"main\",\"codec\":\"h264\",\"participant\":\"p1\"}],"
     "\"floor\":null,\"participants\":[{\"participant\":\"p1\",\"site\":\"No.1 Middle School\","
     "\"role\":\"teacher\",\"streams\":[{\"mid\":\"v0\",\"ssrc\":1001,\"kind\":\"video\",\"tag\":"
     "\"main\",\"codec\":\"h264\"}],\"hand\":false}],\"participants_total\":1}",
@@ -80,6 +83,9 @@ static const char *const examples[] = {
     "{\"type\":\"stats\",\"id\":26}",
     "{\"type\":\"stats_reply\",\"id\":26,\"sessions\":3,\"participants\":64,\"legs\":140,"
     "\"in_kbps\":5200,\"out_kbps\":96000,\"uptime_s\":86400}",
+    "{\"type\":\"tracks\",\"session\":\"town-meeting\",\"receive\":[{\"mid\":\"speaker0-video\","
+    "\"ssrc\":5001,\"kind\":\"video\",\"tag\":\"main\",\"codec\":\"h264\",\"participant\":"
+    "\"p42\"}]}",
 };
 #define N_EXAMPLES (sizeof examples / sizeof examples[0])
 
