@@ -1,0 +1,233 @@
+/*
+ * router.h - the relay's media data plane for one worker: SRTP legs, input
+ * streams with NACK history, per-subscriber output tracks with rewriting,
+ * fan-out, and the RTCP that goes with them.
+ *
+ * One router per worker thread. It owns no socket: the worker feeds it
+ * received datagrams (hc_router_input) and gives it the fd to send on; the
+ * router batches its sends (hc_udp_tx_t) and flushes them in
+ * hc_router_flush(), which the worker calls once per loop iteration (an
+ * after-batch hook) and which the router also calls when its batch fills.
+ *
+ * Objects, all created by the control plane (the session layer, on the
+ * worker thread) and never by a packet:
+ *   leg       one participant's media transport: the UDP address the
+ *             relay learned, an SRTP receive context (key_up: what the
+ *             client protects with) and a send context (key_down), the
+ *             SSRC the client uses as RTCP sender (rtcp_ssrc) and the SSRC
+ *             the relay uses as RTCP sender toward it (relay_ssrc).
+ *   instream  a stream a leg publishes (SSRC assigned by the relay), with
+ *             RFC 3550 receiver statistics, a history of recent packets
+ *             (plain RTP) to answer NACKs, upstream NACK generation when the
+ *             publisher's packets go missing, PLI/FIR merging, the last SR
+ *             (for RR LSR/DLSR and for translating SRs to subscribers) and,
+ *             for audio, the RFC 6464 level.
+ *   track     one output stream toward one subscriber leg, with its own
+ *             SSRC and RTX SSRC. Its source is an instream or none and can
+ *             change at any time (floor moves, a speaker slot changes, a
+ *             publisher reconnects): SSRC, sequence numbers and timestamps
+ *             are rewritten so the receiver sees one continuous stream, and
+ *             a video track waits for a keyframe from the new source
+ *             (requesting one) before forwarding.
+ *
+ * Hot path (hc_router_input): peek the SSRC (RTP: bytes 8..11; RTCP: bytes
+ * 4..7, RFC 5761 demux) -> table lookup (unknown: counted drop, nothing
+ * created) -> SRTP unprotect with the leg's receive context (failure:
+ * counted drop, nothing created or changed) -> the leg's address is learned,
+ * or followed when it changed (NAT rebinding), only now -> RTP: statistics,
+ * history, loss detection, then for each track fed by the instream: copy into
+ * a send slot, rewrite, SRTP protect with the subscriber leg's send context,
+ * queue; RTCP: handled (RR, SR, NACK -> RTX from history, PLI/FIR -> merged
+ * request upstream, REMB/TWCC noted). No malloc, no blocking call, no log.
+ *
+ * Timers (on the worker loop): RTCP reports toward every leg (SR for each
+ * track with packets sent, RR for each instream) every report interval, which
+ * also keeps carrier NAT mappings open; upstream NACK retries timed by RTT;
+ * delayed PLIs; transport-wide CC feedback toward publishers that send the
+ * transport-wide sequence extension (draft-holmer-rmcat-transport-wide-cc-
+ * extensions-01), every 50 ms; leg activity (an event when a leg goes quiet
+ * for leg_timeout_ms, and when it comes back).
+ *
+ * Ownership: hc_router_new() allocates the router and every table at their
+ * configured capacities; legs, instreams and tracks come from those tables
+ * (add returns -HC_EFULL when one is full). Pointers returned by the add
+ * functions stay valid until the matching remove (removing a leg removes its
+ * instreams and tracks). `owner` pointers are the caller's, never touched.
+ * Threading: everything runs on the worker thread that owns the router.
+ */
+#ifndef HC_CORE_ROUTER_H
+#define HC_CORE_ROUTER_H
+
+#include "proto/srtp.h"
+#include "relay/core/addr.h"
+#include "relay/core/loop.h"
+#include "relay/core/pool.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct hc_router hc_router_t;
+typedef struct hc_leg hc_leg_t;
+typedef struct hc_instream hc_instream_t;
+typedef struct hc_track hc_track_t;
+
+typedef enum hc_media_kind { HC_MEDIA_AUDIO = 1, HC_MEDIA_VIDEO = 2 } hc_media_kind_t;
+
+typedef struct hc_router_cfg {
+    uint32_t max_legs; /* table capacities, allocated at new */
+    uint32_t max_instreams;
+    uint32_t max_tracks;
+    uint32_t history_video;    /* packets kept per video instream (power of 2, e.g. 1024) */
+    uint32_t history_audio;    /* per audio instream (e.g. 128) */
+    uint32_t report_ms;        /* RTCP report interval per leg (e.g. 1000) */
+    uint32_t leg_timeout_ms;   /* quiet this long => leg inactive event (e.g. 5000) */
+    uint32_t pli_min_ms;       /* at most one PLI/FIR per instream per this (e.g. 300) */
+    uint32_t nack_max_retries; /* upstream NACKs per lost packet (e.g. 5) */
+    uint32_t rtx_max_age_ms;   /* do not retransmit packets older than this (e.g. 1000) */
+    uint32_t seed;             /* hash seed for tables */
+} hc_router_cfg_t;
+
+/* Fills cfg with the defaults quoted above. */
+void hc_router_cfg_default(hc_router_cfg_t *cfg);
+
+/* Events toward the control plane; called on the worker thread from inside
+ * hc_router_input() or a router timer. The callee must not remove the object
+ * the event is about from inside the callback (defer it with a timer/post). */
+typedef struct hc_router_events {
+    void *ud;
+    /* The leg's address was learned (old == NULL) or changed. */
+    void (*leg_addr)(void *ud, hc_leg_t *leg, const hc_addr_t *old, const hc_addr_t *now);
+    /* The leg went quiet for leg_timeout_ms (active = false) or came back. */
+    void (*leg_active)(void *ud, hc_leg_t *leg, bool active);
+    /* A track's source changed to a new instream and the first packet of the
+     * new source went out (video: the first keyframe). For "tracks" events. */
+    void (*track_switched)(void *ud, hc_track_t *track, hc_instream_t *src);
+} hc_router_events_t;
+
+/* fd: the worker's UDP socket all sends go through. pool: the worker's
+ * packet pool (hc_router_input returns packets to it). */
+int hc_router_new(hc_router_t **out, const hc_router_cfg_t *cfg, hc_loop_t *loop, int fd,
+                  hc_pool_t *pool, const hc_router_events_t *ev);
+void hc_router_destroy(hc_router_t **r);
+
+/* One received datagram, still protected. Takes the packet and returns it
+ * to the pool before returning. */
+void hc_router_input(hc_router_t *r, hc_pkt_t *pkt);
+
+/* Send everything queued (sendmmsg). Cheap when nothing is queued. */
+void hc_router_flush(hc_router_t *r);
+
+/* ---- control plane (worker thread) ---- */
+
+typedef struct hc_leg_cfg {
+    hc_srtp_suite_t suite;
+    uint8_t key_up[HC_SRTP_MAX_KEY_LEN];   /* the client protects with it */
+    uint8_t key_down[HC_SRTP_MAX_KEY_LEN]; /* the relay protects with it */
+    uint32_t rtcp_ssrc;                    /* client's RTCP sender SSRC */
+    uint32_t relay_ssrc;                   /* relay's RTCP sender SSRC toward this leg */
+    const hc_addr_t *addr;                 /* known address, or NULL: learn it */
+    void *owner;
+} hc_leg_cfg_t;
+
+int hc_router_leg_add(hc_router_t *r, const hc_leg_cfg_t *cfg, hc_leg_t **out);
+void hc_router_leg_remove(hc_router_t *r, hc_leg_t *leg);
+void *hc_leg_owner(const hc_leg_t *leg);
+/* Address learned from authenticated packets; false while unknown. */
+bool hc_leg_addr(const hc_leg_t *leg, hc_addr_t *out);
+
+typedef struct hc_instream_cfg {
+    hc_media_kind_t kind;
+    uint32_t ssrc;       /* assigned by the relay */
+    uint32_t rtx_ssrc;   /* the publisher's RFC 4588 RTX stream, 0 = none */
+    uint8_t pt, rtx_pt;  /* payload types on the wire */
+    uint32_t clock_rate; /* 90000 video, 48000 Opus */
+    void *owner;
+} hc_instream_cfg_t;
+
+int hc_router_instream_add(hc_router_t *r, hc_leg_t *leg, const hc_instream_cfg_t *cfg,
+                           hc_instream_t **out);
+/* Tracks fed by it lose their source (as if set to NULL). */
+void hc_router_instream_remove(hc_router_t *r, hc_instream_t *s);
+void *hc_instream_owner(const hc_instream_t *s);
+/* Smoothed RFC 6464 audio level (0 = loudest, 127 = silence) and whether
+ * voice activity was flagged within the last window; audio only. */
+uint8_t hc_instream_audio_level(const hc_instream_t *s, uint64_t now_us, bool *voice);
+/* Ask the publisher for a keyframe (merged with pending requests). */
+void hc_router_request_keyframe(hc_router_t *r, hc_instream_t *s);
+
+typedef struct hc_track_cfg {
+    hc_media_kind_t kind;
+    uint32_t ssrc;     /* what the subscriber sees; assigned by the relay */
+    uint32_t rtx_ssrc; /* RFC 4588 retransmissions toward the subscriber; 0 = none */
+    uint8_t pt, rtx_pt;
+    uint32_t clock_rate;
+    void *owner;
+} hc_track_cfg_t;
+
+int hc_router_track_add(hc_router_t *r, hc_leg_t *subscriber, const hc_track_cfg_t *cfg,
+                        hc_track_t **out);
+/* Switch the source (NULL: pause). Same-kind only (-HC_EINVAL otherwise).
+ * The next packet from src continues the track's sequence numbers with no
+ * gap and its timestamps with the wall-clock time elapsed; video waits for a
+ * keyframe (requested from src at once). */
+int hc_router_track_set_source(hc_router_t *r, hc_track_t *t, hc_instream_t *src);
+void hc_router_track_remove(hc_router_t *r, hc_track_t *t);
+void *hc_track_owner(const hc_track_t *t);
+hc_instream_t *hc_track_source(const hc_track_t *t);
+
+/* ---- statistics ---- */
+
+typedef struct hc_leg_stats {
+    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+    uint64_t auth_fail, replay, rebinds;
+    uint64_t last_rx_us;
+    bool active;
+} hc_leg_stats_t;
+
+typedef struct hc_instream_stats {
+    uint64_t packets, bytes;
+    uint64_t lost; /* cumulative, RFC 3550 A.3 */
+    double loss;   /* fraction over the last report interval */
+    double jitter_ms;
+    uint64_t nacks_sent; /* NACK requests toward the publisher */
+    uint64_t recovered;  /* lost packets that arrived later (RTX or late) */
+    uint64_t plis_sent, firs_sent;
+    uint64_t keyframes;
+    uint32_t bitrate_bps; /* over the last second */
+    double rtt_ms;        /* from the publisher's SR/RR exchange, 0 when unknown */
+} hc_instream_stats_t;
+
+typedef struct hc_track_stats {
+    uint64_t packets, bytes;
+    uint64_t nacks_received, rtx_sent, rtx_missed; /* missed: no longer in history */
+    uint64_t plis_received, firs_received;
+    uint64_t switches, dropped_wait_keyframe;
+    double loss; /* from the subscriber's receiver reports */
+    double jitter_ms;
+    double rtt_ms; /* from LSR/DLSR of its RR against our SR */
+    uint32_t bitrate_bps;
+    uint64_t remb_bps; /* last REMB from the subscriber, 0 when none */
+} hc_track_stats_t;
+
+void hc_leg_stats(const hc_leg_t *leg, hc_leg_stats_t *out);
+void hc_instream_stats(const hc_instream_t *s, hc_instream_stats_t *out);
+void hc_track_stats(const hc_track_t *t, hc_track_stats_t *out);
+
+/* Router-wide counters, for /metrics. Drops by cause. */
+typedef struct hc_router_counters {
+    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+    uint64_t drop_malformed; /* too short, bad version, unparsable RTCP */
+    uint64_t drop_unknown;   /* SSRC not in the tables */
+    uint64_t drop_auth;      /* SRTP/SRTCP authentication failed */
+    uint64_t drop_replay;    /* SRTP replay */
+    uint64_t drop_nobuf;     /* send slots exhausted */
+    uint64_t drop_send;      /* sendmmsg refused */
+    uint64_t drop_noaddr;    /* subscriber address not learned yet */
+    uint64_t nacks_rx, nacks_tx, rtx_tx, plis_rx, plis_tx, firs_rx;
+    uint64_t rebinds;
+    uint32_t legs, instreams, tracks;
+} hc_router_counters_t;
+
+void hc_router_counters(const hc_router_t *r, hc_router_counters_t *out);
+
+#endif
