@@ -1,0 +1,262 @@
+/*
+ * router_int.h - the router's objects and the functions its three source
+ * files share (router.c: tables, life cycle, input dispatch, statistics;
+ * router_rtp.c: instream receive, fan-out and rewriting; router_rtcp.c:
+ * RTCP in and out, RTX, keyframe requests, reports, transport-wide CC).
+ * Private to relay/core/router*.c; callers use router.h.
+ *
+ * Choices documented here once (router.h is the spec):
+ * - Counting. NACKs are counted per sequence number asked for, everywhere:
+ *   router nacks_rx/nacks_tx, track nacks_received and instream nacks_sent;
+ *   so for a track nacks_received == rtx_sent + rtx_missed. rtx_tx counts
+ *   RTX packets sent to subscribers. plis_tx counts PLIs sent upstream
+ *   (FIRs upstream are in the instream's firs_sent). Track bytes and
+ *   bitrates are SRTP bytes on the wire; SR octet counts are payload
+ *   octets (RFC 3550 section 6.4.1).
+ * - Input drops: shorter than an RTP header, not version 2, or an RTP
+ *   packet too large to forward (with the RTX OSN and the SRTP trailer) ->
+ *   drop_malformed before any lookup; after SRTP: unparsable RTP or an
+ *   RTCP compound that fails RFC 3550 A.2 (relaxed for RFC 5506) ->
+ *   drop_malformed (the leg still counts the packet and follows its
+ *   address: it did authenticate). SRTP -HC_EAUTH and every other libsrtp
+ *   failure but replay (truncated tag, ...) -> drop_auth; -HC_EREPLAY ->
+ *   drop_replay.
+ * - Leg activity: `active` starts false and becomes true (leg_active event)
+ *   at the first authenticated packet; every later change also raises the
+ *   event.
+ * - Transport-wide CC: the sequence number is per transport, so the
+ *   recorder is per publishing leg (allocated with its first instream);
+ *   feedback goes every 50 ms from relay_ssrc with the media SSRC of the
+ *   leg's instream that last carried the extension. Toward subscribers the
+ *   extension is kept and renumbered with a per-leg counter, so the
+ *   numbers a subscriber sees are one consecutive series for the
+ *   downlink's own (future) congestion control. TWCC feedback arriving
+ *   from subscribers is ignored for now, REMB is noted in the track stats.
+ * - Upstream NACKs only for instreams with an RTX SSRC: without RTX a
+ *   publisher could only resend the same SRTP packet, which the relay's
+ *   replay protection rejects. nack_max_retries 0 turns them off.
+ * - Limits: history up to 65536 packets (the whole sequence space); a
+ *   packet up to a history behind the newest is late, not a restart.
+ *   One NACK packet from a subscriber makes at most 256 retransmissions
+ *   (the rest count as rtx_missed).
+ * - Upstream RTT: from LSR/DLSR in the publisher's report blocks about the
+ *   tracks the relay sends it; failing that from NACK -> RTX round trips
+ *   (first request only, Karn's rule).
+ * - Subscriber NACKs map back through the current source epoch only; a
+ *   sequence number sent before the last switch is answered as missed.
+ * - Keyframe start (video, H.264 RFC 6184): single NAL of type 5 (IDR) or
+ *   7 (SPS, which encoders send just before the IDR), STAP-A holding type
+ *   5 or 7, FU-A start fragment of type 5.
+ * - SR toward subscribers: the source's last SR extrapolated to now on the
+ *   publisher's own clock (NTP and RTP advance together, so the mapping is
+ *   exactly the publisher's and audio/video of one publisher lip-sync),
+ *   RTP time rewritten through the track's offset; before the source sent
+ *   an SR, the relay's NTP time and the last forwarded timestamp advanced
+ *   by the time since it went out. RTT comes from the LSR the subscriber
+ *   echoes, matched against the NTP the relay put in that track's SR.
+ * - Feedback toward publishers (NACK, PLI, FIR, TWCC) is reduced-size
+ *   RTCP (RFC 5506), as hc-edge's endpoint expects; reports are full
+ *   compounds (SR..., RR, SDES CNAME "hc-relay").
+ * - Timestamps of the relay's NTP clock are the loop's monotonic time plus
+ *   the wall clock offset taken at hc_router_new(), so they never jump.
+ */
+#ifndef HC_CORE_ROUTER_INT_H
+#define HC_CORE_ROUTER_INT_H
+
+#include "proto/rtp.h"
+#include "proto/rxstats.h"
+#include "proto/seq.h"
+#include "proto/srtp.h"
+#include "relay/core/history.h"
+#include "relay/core/loop.h"
+#include "relay/core/nackgen.h"
+#include "relay/core/router.h"
+#include "relay/core/ssrcmap.h"
+#include "relay/core/timer.h"
+#include "relay/core/twccfb.h"
+#include "relay/core/udp.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define RT_CNAME            "hc-relay"
+#define RT_TWCC_WINDOW      512     /* transport-wide numbers recorded per publishing leg */
+#define RT_TWCC_INTERVAL_US 50000   /* feedback period */
+#define RT_VOICE_WINDOW_US  500000  /* hc_instream_audio_level(): voice within this */
+#define RT_LEVEL_STALE_US   1000000 /* no level for this long: silence */
+#define RT_AVG_VIDEO_PKT    1200    /* history ring bytes per slot, video */
+#define RT_AVG_AUDIO_PKT    300     /* and audio (Opus with RED fits) */
+#define RT_MTU_PAYLOAD      1200    /* RTCP compounds the relay writes stay below this */
+#define RT_BITRATE_WINDOW   1000000
+/* The largest plain RTP packet the relay forwards: its copy must fit a send
+ * slot with the RTX OSN and the SRTP trailer. */
+#define RT_MAX_RTP (HC_PKT_CAP - HC_SRTP_MAX_TRAILER - 2)
+
+/* Values in the SSRC map: kind in the top bits, table index below. */
+#define RT_MAP_LEG            0u /* a leg's rtcp_ssrc */
+#define RT_MAP_IN             1u /* an instream's SSRC */
+#define RT_MAP_RTX            2u /* an instream's RTX SSRC */
+#define RT_MAP_TRACK          3u /* a track's SSRC, keyed with its leg */
+#define RT_MAP_VAL(kind, idx) (((uint32_t)(kind) << 30) | (uint32_t)(idx))
+#define RT_MAP_KIND(v)        ((v) >> 30)
+#define RT_MAP_IDX(v)         ((v)&0x3fffffffu)
+#define RT_TRACK_KEY(legidx, ssrc)                                                                 \
+    ((1ull << 63) | ((uint64_t)(legidx) << 32) | (uint64_t)(uint32_t)(ssrc))
+
+typedef struct rt_rate {
+    uint64_t start_us, bytes;
+    uint32_t bps;
+} rt_rate_t;
+
+typedef struct rt_leg_twcc {
+    hc_twccfb_t fb;
+    hc_timer_t timer;
+    uint32_t media_ssrc;
+    uint64_t arr[RT_TWCC_WINDOW];
+} rt_leg_twcc_t;
+
+struct hc_leg {
+    hc_router_t *r;
+    hc_addr_t addr;
+    hc_srtp_t rx, tx;
+    uint32_t idx;
+    uint32_t rtcp_ssrc, relay_ssrc;
+    bool used, has_addr, active;
+    uint8_t rtt_src;   /* 0 unknown, 1 NACK->RTX, 2 LSR/DLSR */
+    uint16_t twcc_seq; /* transport-wide numbers toward this leg */
+    uint32_t rtt_us;
+    void *owner;
+    hc_instream_t *instreams; /* via next_in_leg */
+    hc_track_t *tracks;       /* via next_in_leg */
+    rt_leg_twcc_t *twcc;      /* publishing legs only */
+    hc_timer_t report_timer, active_timer;
+    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+    uint64_t auth_fail, replay, rebinds, last_rx_us;
+};
+
+struct hc_instream {
+    hc_leg_t *leg;
+    hc_instream_t *next_in_leg;
+    hc_track_t *tracks; /* fan-out list via src_prev/src_next */
+    void *owner;
+    uint32_t idx;
+    hc_media_kind_t kind;
+    uint32_t ssrc, rtx_ssrc, clock_rate;
+    uint8_t pt, rtx_pt;
+    bool used;
+    /* sequence space */
+    bool have_seq, have_bad;
+    uint16_t max_seq, bad_seq;
+    hc_seq_unwrap_t uw;
+    int64_t highest_ext;
+    hc_rxstats_t rx;
+    hc_history_t hist;
+    hc_nackgen_t nack;
+    hc_nackgen_entry_t *nack_mem;
+    hc_timer_t nack_timer, kf_timer;
+    /* keyframe requests toward the publisher */
+    uint64_t kf_last_us;
+    bool kf_sent, kf_pending, kf_fir;
+    uint8_t fir_seq;
+    bool have_kf_ts;
+    uint32_t kf_ts;
+    /* last SR */
+    bool have_sr;
+    uint64_t sr_ntp, sr_arrival_us;
+    uint32_t sr_rtp;
+    /* RFC 6464 level */
+    bool have_level;
+    uint16_t level_q4;
+    uint64_t level_us, voice_us;
+    /* stats */
+    uint64_t packets, bytes, recovered, nacks_sent, plis_sent, firs_sent, keyframes;
+    int64_t lost;
+    double loss;
+    rt_rate_t rate;
+};
+
+struct hc_track {
+    hc_leg_t *leg;
+    hc_track_t *next_in_leg;
+    hc_instream_t *src;
+    hc_track_t *src_prev, *src_next;
+    void *owner;
+    uint32_t idx;
+    hc_media_kind_t kind;
+    uint32_t ssrc, rtx_ssrc, clock_rate;
+    uint8_t pt, rtx_pt;
+    bool used;
+    /* rewriting */
+    bool have_out, epoch, wait_kf, switching, have_fir_seq, sent_since_sr;
+    uint8_t last_fir_seq;
+    uint16_t seq_off, last_out_seq, rtx_seq;
+    uint32_t ts_off, last_out_ts;
+    int64_t epoch_first_ext;
+    uint64_t last_out_us;
+    /* SR */
+    uint32_t sr_packets, sr_octets;
+    uint32_t last_sr_mid;
+    uint64_t last_sr_us;
+    /* stats */
+    uint64_t packets, bytes, nacks_received, rtx_sent, rtx_missed, plis_received, firs_received,
+        switches, dropped_wait_kf, remb_bps;
+    double loss, jitter_ms, rtt_ms;
+    rt_rate_t rate;
+};
+
+struct hc_router {
+    hc_router_cfg_t cfg;
+    hc_loop_t *loop;
+    int fd;
+    hc_pool_t *pool;
+    hc_router_events_t ev;
+    hc_leg_t *legs;
+    hc_instream_t *ins;
+    hc_track_t *trk;
+    uint32_t *free_legs, *free_ins, *free_trk; /* stacks of free indices */
+    uint32_t nfree_legs, nfree_ins, nfree_trk;
+    hc_ssrcmap_t map;
+    hc_udp_tx_t tx;
+    uint8_t *slots; /* HC_UDP_TX_BATCH * HC_PKT_CAP, cache-line aligned */
+    hc_loop_hook_t hook;
+    hc_router_counters_t c;
+    uint64_t rng;
+    int64_t wall_off_us; /* wall clock minus loop clock */
+};
+
+/* router.c */
+uint32_t rt_rand(hc_router_t *r);
+uint64_t rt_now(const hc_router_t *r);
+uint64_t rt_ntp(const hc_router_t *r, uint64_t now_us);
+void rt_rate_add(rt_rate_t *rate, uint64_t bytes, uint64_t now_us);
+/* The next send slot (flushes a full batch first). */
+uint8_t *rt_tx_slot(hc_router_t *r);
+/* Queue len bytes of slot toward leg; counts. */
+bool rt_tx_queue(hc_router_t *r, hc_leg_t *leg, uint8_t *slot, uint32_t len);
+/* Protect the RTCP compound in slot[0..len) with leg's send context and queue it. */
+void rt_tx_rtcp(hc_router_t *r, hc_leg_t *leg, uint8_t *slot, size_t len);
+/* Track of leg with this SSRC, or NULL. */
+hc_track_t *rt_track_of(hc_router_t *r, hc_leg_t *leg, uint32_t ssrc);
+hc_instream_t *rt_instream_of(hc_router_t *r, uint32_t ssrc);
+
+/* router_rtp.c */
+void rt_rtp_input(hc_router_t *r, hc_instream_t *s, bool rtx, uint8_t *data, size_t len,
+                  uint64_t now);
+bool rt_h264_keyframe_start(const uint8_t *payload, size_t len);
+void rt_track_unlink(hc_track_t *t);
+
+/* router_rtcp.c */
+void rt_rtcp_input(hc_router_t *r, hc_leg_t *leg, const uint8_t *buf, size_t len, uint64_t now);
+void rt_keyframe_request(hc_router_t *r, hc_instream_t *s, bool fir, uint64_t now);
+void rt_keyframe_seen(hc_instream_t *s);
+void rt_nack_timer_fn(hc_loop_t *loop, hc_timer_t *t, void *ud);
+void rt_nack_arm(hc_router_t *r, hc_instream_t *s, uint64_t due);
+void rt_kf_timer_fn(hc_loop_t *loop, hc_timer_t *t, void *ud);
+void rt_report_timer_fn(hc_loop_t *loop, hc_timer_t *t, void *ud);
+void rt_twcc_timer_fn(hc_loop_t *loop, hc_timer_t *t, void *ud);
+/* An RTT measurement for leg; src 1 NACK->RTX, 2 LSR/DLSR (preferred). */
+void rt_leg_rtt(hc_leg_t *leg, uint64_t rtt_us, uint8_t src);
+/* Microseconds -> NTP Q32.32 duration. */
+uint64_t rt_us_to_ntp(uint64_t us);
+
+#endif
