@@ -53,6 +53,7 @@
 #include "relay/sigserver.h"
 #include "relay/worker.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct hc_sessions hc_sessions_t;
@@ -90,6 +91,24 @@ void hc_sessions_on_message(hc_sessions_t *s, uint64_t conn, const hc_token_clai
  * participant stays for leave_grace_ms so a reconnecting edge (hello with
  * the same token, then join) resumes its place; then it is removed. */
 void hc_sessions_on_close(hc_sessions_t *s, uint64_t conn);
+
+/* added by sessions: where replies and events go. By default every message
+ * goes to hc_sigserver_send()/hc_sigserver_close() of the attached server;
+ * unit tests plug a sink here instead, so they run without a server. Call
+ * before the first message. send returns 0 or -HC_E* like
+ * hc_sigserver_send(); close may be NULL. */
+typedef struct hc_sessions_sender {
+    void *ud;
+    int (*send)(void *ud, uint64_t conn, const hc_sig_msg_t *msg);
+    void (*close)(void *ud, uint64_t conn, const char *reason);
+} hc_sessions_sender_t;
+void hc_sessions_set_sender(hc_sessions_t *s, const hc_sessions_sender_t *snd);
+
+/* added by sessions: whether a connection whose hello carried `who` would
+ * resume a participant kept after its connection dropped (a participant of
+ * who->session with the same role, token subject and, when the token names
+ * one, site, still within leave_grace_ms), for welcome.resume. Any thread. */
+bool hc_sessions_resumable(hc_sessions_t *s, const hc_token_claims_t *who);
 
 typedef struct hc_sessions_counters {
     uint32_t sessions, participants, legs;

@@ -50,6 +50,8 @@ typedef struct hc_worker_snapshot {
     uint64_t busy_us, idle_us; /* cumulative loop time */
     uint32_t pool_in_use, pool_high_water;
     uint64_t pool_exhausted, rx_truncated, rx_nobuf;
+    double busy_ratio; /* busy / (busy + idle) over the last snapshot interval
+                          (added by server; in a sum: the mean of the workers) */
 } hc_worker_snapshot_t;
 
 /* Open the sockets, start the threads. 0 or -HC_E* (with a message in err). */
@@ -68,5 +70,8 @@ int hc_worker_post(hc_worker_t *w, void (*fn)(hc_worker_t *w, void *ud), void *u
 
 /* Sum of every worker's latest snapshot (sum = true) or worker i's. */
 void hc_workers_snapshot(hc_workers_t *ws, hc_worker_snapshot_t *out);
+/* Worker w's latest snapshot, any thread (added by server: /metrics has a
+ * busy ratio per worker). */
+void hc_worker_snapshot(hc_worker_t *w, hc_worker_snapshot_t *out);
 
 #endif

@@ -27,18 +27,6 @@
  * tests/CMakeLists.txt links harnesses with hcproto only, so the relay/core
  * sources are compiled into this file.
  */
-#include "relay/core/addr.c"
-#include "relay/core/history.c"
-#include "relay/core/loop.c"
-#include "relay/core/nackgen.c"
-#include "relay/core/pool.c"
-#include "relay/core/router.c"
-#include "relay/core/router_rtcp.c"
-#include "relay/core/router_rtp.c"
-#include "relay/core/ssrcmap.c"
-#include "relay/core/timer.c"
-#include "relay/core/twccfb.c"
-#include "relay/core/udp.c"
 
 #include <stdlib.h>
 #include <string.h>
