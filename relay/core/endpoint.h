@@ -1,0 +1,308 @@
+/*
+ * endpoint.h - the client end of one SRTP media leg toward a relay.
+ *
+ * What the relay's leg is on the server side (router.h), this is on the
+ * client side: hc-probe, hc-bench, the integration tests and later hc-edge
+ * each hold one endpoint per relay they talk to. It owns one UDP socket, an
+ * SRTP send context (key_up: what the relay unprotects with) and a receive
+ * context (key_down), and it speaks everything the relay expects of a
+ * client on that leg:
+ *
+ *   publishing  streams the client sends (SSRCs assigned by the relay in
+ *               `joined.streams`): RTP packets built from payload + marker +
+ *               timestamp, or taken whole from the caller, with the header
+ *               extensions asked for (abs-capture-time stamped from the wall
+ *               clock, transport-wide sequence number, RFC 6464 audio
+ *               level; IDs of rtpext.h); a send history per stream that
+ *               answers the relay's generic NACKs (RFC 4585 section 6.2.1)
+ *               with RFC 4588 retransmissions on the stream's RTX SSRC (the
+ *               SRTP sender refuses to protect a sequence number twice, and
+ *               RFC 4588 section 4 gives the retransmission its own
+ *               sequence space); PLI/FIR (RFC 4585 section 6.3.1, RFC 5104
+ *               section 4.3.1) are not answered here but reported to the
+ *               caller, whose encoder makes the keyframe; an SR per
+ *               stream every report interval (RFC 3550 section 6.4.1), and
+ *               the round-trip time from the relay's report blocks.
+ *   receiving   tracks the relay sends (`joined.receive`, `tracks`): SRTP
+ *               unprotect, RFC 3550 receiver statistics per SSRC
+ *               (rxstats.h), an RR every report interval with LSR/DLSR from
+ *               the relay's SRs, generic NACK for sequence gaps (retried
+ *               once per RTT, a bounded number of times), RFC 4588 RTX
+ *               unwrapping (the OSN of section 4 restores the original
+ *               sequence number), PLI when the caller asks, and per packet
+ *               a callback with the payload, optionally released in
+ *               sequence order after a bounded wait for repairs (a small
+ *               reorder buffer, so a depacketizer can sit right on top).
+ *   keepalive   an RR + SDES compound (RFC 3550 section 6.1) from the
+ *               relay-assigned rtcp_ssrc at start and at least every
+ *               keepalive interval even when idle, so the relay learns the
+ *               client's address from an authenticated packet before it
+ *               publishes anything and carrier NAT mappings stay open.
+ *
+ * RTP and RTCP share the socket (RFC 5761 section 4); RTCP the endpoint
+ * writes is reduced-size feedback (RFC 5506) or report compounds, always
+ * from rtcp_ssrc, except SRs, which carry the stream's own SSRC as sender
+ * (RFC 3550 section 6.4.1). Every packet travels SRTP/SRTCP (srtp.h).
+ *
+ * Time: every function that needs the time takes now_us (hc_now_us()
+ * clock, or a simulated one); only NTP timestamps of SRs and the
+ * capture-time extension read the wall clock (hc_wall_us()). Sends are
+ * queued in an hc_udp_tx_t batch and go out in hc_endpoint_flush() (which
+ * recv and poll also call), so a frame's packets leave in one sendmmsg.
+ *
+ * Driving it: either call hc_endpoint_recv() when the fd is readable and
+ * hc_endpoint_poll() when it says, or let hc_endpoint_attach() register
+ * the fd, a timer and an after-batch flush hook on an hc_loop_t.
+ *
+ * Ownership: hc_endpoint_new() allocates the endpoint, its packet pool,
+ * the stream and track tables (max_streams, max_tracks), each stream's
+ * history and each track's receive window at add time; nothing on the
+ * packet path allocates. Stream and track pointers stay valid until their
+ * remove (or the endpoint's destroy). Payload pointers handed to callbacks
+ * are valid only during the callback.
+ * Threading: single thread. Callbacks run inside recv/poll/input; they may
+ * send, request keyframes and read stats, but must not call recv, input or
+ * poll (which would re-enter the in-order release), remove the stream
+ * or track they are about, nor destroy the endpoint.
+ */
+#ifndef HC_CORE_ENDPOINT_H
+#define HC_CORE_ENDPOINT_H
+
+#include "proto/srtp.h"
+#include "relay/core/addr.h"
+#include "relay/core/loop.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hc_endpoint hc_endpoint_t;
+typedef struct hc_ep_stream hc_ep_stream_t; /* something we publish */
+typedef struct hc_ep_track hc_ep_track_t;   /* something we receive */
+
+/* Default payload types; the relay is told nothing about payload types, so
+ * every Hillcast program uses these (dynamic range, RFC 3551 section 6, and
+ * outside 64..95 as RFC 5761 section 4 requires on a muxed port). */
+#define HC_EP_PT_H264     96
+#define HC_EP_PT_H264_RTX 97
+#define HC_EP_PT_OPUS     111
+#define HC_EP_PT_OPUS_RTX 112
+
+/* Header extensions a stream stamps on its packets (hc_ep_stream_cfg_t.ext). */
+#define HC_EP_EXT_CAPTURE_TIME 0x1u /* abs-capture-time, 8-byte form */
+#define HC_EP_EXT_TWCC         0x2u /* transport-wide sequence number, endpoint-wide counter */
+#define HC_EP_EXT_AUDIO_LEVEL  0x4u /* RFC 6464, from hc_ep_send_opts_t */
+
+/* What the callback gets for every delivered RTP packet (RTX unwrapped). */
+typedef struct hc_ep_rx {
+    uint32_t ssrc; /* the track's SSRC (also for packets that came as RTX) */
+    uint16_t seq;  /* original sequence number */
+    uint32_t ts;
+    uint8_t pt;
+    bool marker;
+    const uint8_t *payload; /* valid during the callback only */
+    size_t len;
+    uint64_t capture_wall_us; /* abs-capture-time as Unix microseconds, 0 if absent */
+    uint64_t rx_us;           /* arrival, caller's clock */
+    uint64_t rx_wall_us;      /* arrival, wall clock */
+    bool recovered;           /* it was missing first: came by RTX or late */
+    bool rtx;                 /* came as an RFC 4588 retransmission */
+    bool has_audio_level;
+    bool voice;
+    uint8_t audio_level;
+    uint32_t skipped; /* in-order delivery: packets given up right before this one */
+} hc_ep_rx_t;
+
+typedef struct hc_endpoint_events {
+    void *ud;
+    /* A received RTP packet, in arrival order or (reorder_ms > 0) in
+     * sequence order. */
+    void (*rtp)(void *ud, hc_ep_track_t *t, const hc_ep_rx_t *rx);
+    /* The relay asked for a keyframe of stream s (PLI, or FIR when fir). */
+    void (*keyframe)(void *ud, hc_ep_stream_t *s, bool fir);
+    /* Any RTCP packet that authenticated (after the endpoint handled it),
+     * for callers that want REMB/TWCC or raw reports. May be NULL. */
+    void (*rtcp)(void *ud, const uint8_t *rtcp, size_t len);
+} hc_endpoint_events_t;
+
+typedef struct hc_endpoint_cfg {
+    hc_srtp_suite_t suite;
+    uint8_t key_up[HC_SRTP_MAX_KEY_LEN];   /* we protect with it */
+    uint8_t key_down[HC_SRTP_MAX_KEY_LEN]; /* the relay protects with it */
+    uint32_t rtcp_ssrc;                    /* our RTCP sender SSRC (joined.media) */
+    hc_addr_t remote;                      /* the relay's media address */
+    hc_addr_t bind;            /* local address; unset: any address of remote's family */
+    uint32_t report_ms;        /* SR/RR interval (1000) */
+    uint32_t keepalive_ms;     /* longest RTCP silence (1000; <= report_ms is implied) */
+    uint32_t nack_max_retries; /* NACKs per missing packet (4) */
+    uint32_t nack_max_age_ms;  /* give up on a missing packet after this (1000) */
+    uint32_t rtt_init_ms;      /* RTT assumed before a measurement (100) */
+    uint32_t pli_min_ms;       /* at most one PLI per track per this (200) */
+    uint32_t rtx_max_age_ms;   /* do not retransmit older packets (1000) */
+    uint32_t max_streams;      /* publish table (8) */
+    uint32_t max_tracks;       /* receive table (24) */
+    uint32_t pool_packets;     /* send and receive buffers (512) */
+    char cname[64];            /* SDES CNAME; empty: "hc-endpoint" */
+    hc_endpoint_events_t ev;
+} hc_endpoint_cfg_t;
+
+/* Defaults above; keys, SSRC and addresses zero. */
+void hc_endpoint_cfg_default(hc_endpoint_cfg_t *cfg);
+
+/* Open the socket and SRTP contexts. Returns 0, -HC_EINVAL (bad suite,
+ * remote unset), -HC_ENOMEM, -HC_ESRTP or -HC_EIO (socket). Nothing is sent
+ * before hc_endpoint_start(). */
+int hc_endpoint_new(hc_endpoint_t **out, const hc_endpoint_cfg_t *cfg);
+/* Detach, close, free; sets *ep to NULL. NULL is fine. */
+void hc_endpoint_destroy(hc_endpoint_t **ep);
+
+/* Send the first keepalive now and start the report clock. */
+void hc_endpoint_start(hc_endpoint_t *ep, uint64_t now_us);
+
+/* The socket (for the caller's poll/epoll) and its local address. */
+int hc_endpoint_fd(const hc_endpoint_t *ep);
+int hc_endpoint_local(const hc_endpoint_t *ep, hc_addr_t *out);
+
+/* Move to a fresh socket with a new local port (a NAT rebinding, from the
+ * relay's point of view) and send a keepalive from it at once. The relay
+ * follows once a packet from the new address authenticates. 0 or -HC_EIO. */
+int hc_endpoint_rebind(hc_endpoint_t *ep, uint64_t now_us);
+
+/* Change where packets go (e.g. to an hc-impair in front of the relay). */
+void hc_endpoint_set_remote(hc_endpoint_t *ep, const hc_addr_t *remote);
+
+/* Receive everything waiting on the socket (batches of recvmmsg), handle
+ * it, then flush. Returns datagrams read or -HC_EIO. */
+int hc_endpoint_recv(hc_endpoint_t *ep, uint64_t now_us);
+
+/* Handle one datagram as if received from `from` (tests, fuzzing, callers
+ * with their own socket). buf is copied. */
+void hc_endpoint_input(hc_endpoint_t *ep, const uint8_t *buf, size_t len, const hc_addr_t *from,
+                       uint64_t now_us);
+
+/* Run what is due (reports, keepalive, NACK retries and give-ups, in-order
+ * release of packets whose wait expired), then flush. Returns microseconds
+ * until the next call is wanted: the earliest NACK retry, in-order release
+ * or report (1 s when nothing at all is pending). */
+uint64_t hc_endpoint_poll(hc_endpoint_t *ep, uint64_t now_us);
+
+/* sendmmsg everything queued. Returns datagrams sent. */
+int hc_endpoint_flush(hc_endpoint_t *ep);
+
+/* Register fd, a timer and an after-batch flush hook on loop (read from
+ * the loop's clock). One loop at a time; hc_endpoint_detach() undoes it. */
+int hc_endpoint_attach(hc_endpoint_t *ep, hc_loop_t *loop);
+void hc_endpoint_detach(hc_endpoint_t *ep);
+
+/* ---- publishing ---- */
+
+typedef struct hc_ep_stream_cfg {
+    uint32_t ssrc;       /* joined.streams[i].ssrc */
+    uint32_t rtx_ssrc;   /* joined.streams[i].rtx_ssrc; 0: NACKs are not answered */
+    uint8_t pt, rtx_pt;  /* HC_EP_PT_* */
+    uint32_t clock_rate; /* 90000 video, 48000 Opus */
+    uint32_t ext;        /* HC_EP_EXT_* */
+    uint32_t history;    /* packets kept for RTX, power of 2 (video 512, audio 64; 0 = none) */
+    uint16_t first_seq;  /* first sequence number (random is good) */
+    void *owner;
+} hc_ep_stream_cfg_t;
+
+int hc_endpoint_stream_add(hc_endpoint_t *ep, const hc_ep_stream_cfg_t *cfg, hc_ep_stream_t **out);
+void hc_endpoint_stream_remove(hc_endpoint_t *ep, hc_ep_stream_t *s);
+void *hc_ep_stream_owner(const hc_ep_stream_t *s);
+uint32_t hc_ep_stream_ssrc(const hc_ep_stream_t *s);
+
+typedef struct hc_ep_send_opts {
+    uint64_t capture_wall_us; /* capture time (Unix us); 0: now */
+    bool has_audio_level;     /* with HC_EP_EXT_AUDIO_LEVEL */
+    bool voice;
+    uint8_t audio_level; /* 0 loudest .. 127 silence (-dBov) */
+} hc_ep_send_opts_t;
+
+/* Build and queue one RTP packet with the stream's next sequence number.
+ * opts may be NULL. Returns the sequence number used (>= 0), or -HC_EINVAL,
+ * -HC_ENOSPC (payload too large for a datagram), -HC_EFULL (no buffer),
+ * -HC_ESRTP. */
+int hc_endpoint_send(hc_endpoint_t *ep, hc_ep_stream_t *s, const uint8_t *payload, size_t len,
+                     uint32_t ts, bool marker, const hc_ep_send_opts_t *opts, uint64_t now_us);
+
+/* Queue a whole RTP packet the caller made: sequence number, timestamp,
+ * payload type, marker, CSRCs and payload are kept; the SSRC becomes the
+ * stream's; the extension block keeps the caller's elements except those
+ * the stream stamps itself, which are (re)written. Later hc_endpoint_send()
+ * calls continue after its sequence number. Same returns. */
+int hc_endpoint_send_rtp(hc_endpoint_t *ep, hc_ep_stream_t *s, const uint8_t *rtp, size_t len,
+                         const hc_ep_send_opts_t *opts, uint64_t now_us);
+
+/* ---- receiving ---- */
+
+typedef struct hc_ep_track_cfg {
+    uint32_t ssrc;       /* joined.receive[i].ssrc */
+    uint32_t rtx_ssrc;   /* joined.receive[i].rtx_ssrc, 0 = none */
+    uint32_t clock_rate; /* 90000 video, 48000 Opus */
+    uint32_t window;     /* receive window in packets, power of 2 (video 1024, audio 256) */
+    uint32_t reorder_ms; /* 0: deliver on arrival; else in sequence order, waiting at most
+                            this long for a missing packet */
+    bool nack;           /* send NACKs for gaps (true for video and audio with RTX) */
+    void *owner;
+} hc_ep_track_cfg_t;
+
+int hc_endpoint_track_add(hc_endpoint_t *ep, const hc_ep_track_cfg_t *cfg, hc_ep_track_t **out);
+void hc_endpoint_track_remove(hc_endpoint_t *ep, hc_ep_track_t *t);
+hc_ep_track_t *hc_endpoint_track_find(hc_endpoint_t *ep, uint32_t ssrc);
+void *hc_ep_track_owner(const hc_ep_track_t *t);
+uint32_t hc_ep_track_ssrc(const hc_ep_track_t *t);
+
+/* Ask the relay for a keyframe on t (PLI, sent with the next flush; at most
+ * one per pli_min_ms). */
+void hc_endpoint_request_keyframe(hc_endpoint_t *ep, hc_ep_track_t *t, uint64_t now_us);
+
+/* An RTT estimate from elsewhere (signaling ping), to time NACKs. */
+void hc_endpoint_set_rtt(hc_endpoint_t *ep, uint32_t rtt_us);
+
+/* ---- statistics ---- */
+
+typedef struct hc_ep_stream_stats {
+    uint64_t packets, bytes; /* sent, first transmissions */
+    uint64_t nacks_rx;       /* sequence numbers asked for */
+    uint64_t rtx_sent, rtx_bytes;
+    uint64_t rtx_missed; /* asked for but no longer (or never) in the history */
+    uint64_t plis_rx, firs_rx;
+    double loss;      /* fraction lost, from the relay's last report block */
+    double jitter_ms; /* from the same */
+    double rtt_ms;    /* from LSR/DLSR of that block, 0 until known */
+} hc_ep_stream_stats_t;
+
+typedef struct hc_ep_track_stats {
+    uint64_t packets, bytes; /* unique packets received (RTX included, duplicates not) */
+    uint64_t expected;       /* highest - first + 1 */
+    uint64_t missing;        /* sequence numbers found missing at first (loss before repair) */
+    uint64_t recovered;      /* of those, received later */
+    uint64_t rtx;            /* of those, received as RTX */
+    uint64_t lost;           /* given up (loss after repair) */
+    uint64_t duplicates, late, too_old;
+    uint64_t nacks_sent; /* sequence numbers NACKed (retries included) */
+    uint64_t plis_sent;
+    uint64_t srs_rx;
+    uint64_t delivered; /* callbacks */
+    double jitter_ms;   /* RFC 3550 A.8 */
+} hc_ep_track_stats_t;
+
+typedef struct hc_endpoint_stats {
+    uint64_t rx_datagrams, rx_bytes, tx_datagrams, tx_bytes;
+    uint64_t rtcp_rx, rtcp_tx;
+    uint64_t drop_malformed; /* too short, not RTP/RTCP, unparsable after decrypting */
+    uint64_t drop_unknown;   /* SSRC we do not receive */
+    uint64_t drop_auth;      /* SRTP/SRTCP authentication failed */
+    uint64_t drop_replay;
+    uint64_t drop_nobuf; /* no packet buffer */
+    uint64_t tx_dropped; /* sendmmsg refused */
+    uint64_t rebinds;
+    double rtt_ms; /* current estimate */
+} hc_endpoint_stats_t;
+
+void hc_endpoint_stats(const hc_endpoint_t *ep, hc_endpoint_stats_t *out);
+void hc_ep_stream_stats(const hc_ep_stream_t *s, hc_ep_stream_stats_t *out);
+void hc_ep_track_stats(const hc_ep_track_t *t, hc_ep_track_stats_t *out);
+
+#endif

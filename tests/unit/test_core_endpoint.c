@@ -1,0 +1,716 @@
+/*
+ * Unit tests of relay/core/endpoint: two endpoints on loopback, A the
+ * publisher and B the subscriber, with a test-owned UDP socket M between
+ * them standing in for the relay (it forwards, drops what a test asks, and
+ * lets a test read what went by). A's key_up is B's key_down and B's key_up
+ * is A's key_down, so each side's SRTP is the other's, as with a relay that
+ * only forwards. Time is simulated except where NTP-based RTT is checked.
+ */
+#include "tests/common/testutil.h"
+
+#include "proto/bytes.h"
+#include "proto/err.h"
+#include "proto/rtcp.h"
+#include "proto/rtp.h"
+#include "proto/rtpext.h"
+#include "proto/srtp.h"
+#include "relay/core/clock.h"
+#include "relay/core/endpoint.h"
+#include "relay/core/udp.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SSRC_V    0x11110000u
+#define SSRC_VRTX 0x11110001u
+#define SSRC_A    0x22220000u
+#define RTCP_A    0x33330000u
+#define RTCP_B    0x44440000u
+#define MAXREC    4096
+
+typedef struct rec {
+    uint16_t seq;
+    uint32_t ts;
+    bool marker, recovered, rtx, has_al;
+    uint8_t level;
+    uint32_t skipped;
+    uint64_t capture;
+    size_t len;
+    uint8_t first;
+} rec_t;
+
+typedef struct net {
+    hc_endpoint_t *a, *b;
+    hc_ep_stream_t *sv, *sa;
+    hc_ep_track_t *tv, *ta;
+    int m;
+    hc_addr_t maddr, aaddr, baddr;
+    /* drop A->B RTP whose (original) seq is in drop[] (RTX too when drop_rtx) */
+    uint16_t drop[16];
+    int ndrop;
+    bool drop_once; /* drop each listed seq only the first time */
+    bool dropped_once[16];
+    bool drop_rtx;
+    bool drop_all_ab;
+    uint64_t ab, ba; /* datagrams forwarded */
+    uint64_t ba_rtcp;
+    rec_t rec[MAXREC];
+    int nrec;
+    int keyframes;
+    bool fir;
+} net_t;
+
+static uint8_t K1[HC_SRTP_MAX_KEY_LEN], K2[HC_SRTP_MAX_KEY_LEN];
+static uint32_t g_report_ms; /* report interval for the next net_new(), 0: default */
+
+static void keys(void)
+{
+    for (int i = 0; i < HC_SRTP_MAX_KEY_LEN; i++) {
+        K1[i] = (uint8_t)(i * 7 + 1);
+        K2[i] = (uint8_t)(i * 13 + 5);
+    }
+}
+
+static void on_rtp(void *ud, hc_ep_track_t *t, const hc_ep_rx_t *rx)
+{
+    (void)t;
+    net_t *n = ud;
+    if (n->nrec >= MAXREC) return;
+    rec_t *r = &n->rec[n->nrec++];
+    r->seq = rx->seq;
+    r->ts = rx->ts;
+    r->marker = rx->marker;
+    r->recovered = rx->recovered;
+    r->rtx = rx->rtx;
+    r->has_al = rx->has_audio_level;
+    r->level = rx->audio_level;
+    r->skipped = rx->skipped;
+    r->capture = rx->capture_wall_us;
+    r->len = rx->len;
+    r->first = rx->len ? rx->payload[0] : 0;
+}
+
+static void on_keyframe(void *ud, hc_ep_stream_t *s, bool fir)
+{
+    (void)s;
+    net_t *n = ud;
+    n->keyframes++;
+    n->fir = fir;
+}
+
+static int udp_loopback(hc_addr_t *addr)
+{
+    hc_addr_t b;
+    ck_assert_int_eq(hc_addr_parse("127.0.0.1:0", &b), 0);
+    int fd;
+    ck_assert_int_eq(hc_udp_open(&b, 0, &fd), 0);
+    ck_assert_int_eq(hc_udp_local(fd, addr), 0);
+    return fd;
+}
+
+static void ep_cfg(hc_endpoint_cfg_t *c, net_t *n, const uint8_t *up, const uint8_t *down,
+                   uint32_t rtcp)
+{
+    hc_endpoint_cfg_default(c);
+    memcpy(c->key_up, up, HC_SRTP_MAX_KEY_LEN);
+    memcpy(c->key_down, down, HC_SRTP_MAX_KEY_LEN);
+    c->rtcp_ssrc = rtcp;
+    c->remote = n->maddr;
+    hc_addr_parse("127.0.0.1:0", &c->bind);
+    c->ev.ud = n;
+    c->ev.rtp = on_rtp;
+    c->ev.keyframe = on_keyframe;
+    c->rtt_init_ms = 20;
+    if (g_report_ms) c->report_ms = c->keepalive_ms = g_report_ms;
+}
+
+/* A publishes video (with RTX) and audio; B receives both. */
+static net_t *net_new(uint32_t reorder_ms, const uint8_t *b_down)
+{
+    keys();
+    net_t *n = calloc(1, sizeof *n);
+    n->m = udp_loopback(&n->maddr);
+    hc_endpoint_cfg_t c;
+    ep_cfg(&c, n, K1, K2, RTCP_A);
+    ck_assert_int_eq(hc_endpoint_new(&n->a, &c), 0);
+    ep_cfg(&c, n, K2, b_down ? b_down : K1, RTCP_B);
+    ck_assert_int_eq(hc_endpoint_new(&n->b, &c), 0);
+    hc_endpoint_local(n->a, &n->aaddr);
+    hc_endpoint_local(n->b, &n->baddr);
+
+    hc_ep_stream_cfg_t sc = {.ssrc = SSRC_V,
+                             .rtx_ssrc = SSRC_VRTX,
+                             .pt = HC_EP_PT_H264,
+                             .rtx_pt = HC_EP_PT_H264_RTX,
+                             .clock_rate = 90000,
+                             .ext = HC_EP_EXT_CAPTURE_TIME | HC_EP_EXT_TWCC,
+                             .history = 256,
+                             .first_seq = 65500};
+    ck_assert_int_eq(hc_endpoint_stream_add(n->a, &sc, &n->sv), 0);
+    hc_ep_stream_cfg_t ac = {.ssrc = SSRC_A,
+                             .pt = HC_EP_PT_OPUS,
+                             .clock_rate = 48000,
+                             .ext = HC_EP_EXT_AUDIO_LEVEL | HC_EP_EXT_CAPTURE_TIME,
+                             .history = 64,
+                             .first_seq = 100};
+    ck_assert_int_eq(hc_endpoint_stream_add(n->a, &ac, &n->sa), 0);
+
+    hc_ep_track_cfg_t tc = {.ssrc = SSRC_V,
+                            .rtx_ssrc = SSRC_VRTX,
+                            .clock_rate = 90000,
+                            .window = 256,
+                            .reorder_ms = reorder_ms,
+                            .nack = true};
+    ck_assert_int_eq(hc_endpoint_track_add(n->b, &tc, &n->tv), 0);
+    hc_ep_track_cfg_t ta = {.ssrc = SSRC_A, .clock_rate = 48000, .window = 64};
+    ck_assert_int_eq(hc_endpoint_track_add(n->b, &ta, &n->ta), 0);
+    return n;
+}
+
+static void net_free(net_t *n)
+{
+    hc_endpoint_destroy(&n->a);
+    hc_endpoint_destroy(&n->b);
+    ck_assert_ptr_null(n->a);
+    close(n->m);
+    free(n);
+}
+
+static bool should_drop(net_t *n, const uint8_t *buf, size_t len)
+{
+    if (n->drop_all_ab) return true;
+    if (len < 12 || hc_rtcp_is_rtcp(buf, len)) return false;
+    uint32_t ssrc = hc_rd32(buf + 8);
+    uint16_t seq = hc_rd16(buf + 2);
+    if (ssrc == SSRC_VRTX) {
+        if (!n->drop_rtx) return false;
+        /* the OSN is encrypted; RTX drops are all-or-nothing */
+        return true;
+    }
+    if (ssrc != SSRC_V) return false;
+    for (int i = 0; i < n->ndrop; i++) {
+        if (n->drop[i] != seq) continue;
+        if (n->drop_once && n->dropped_once[i]) return false;
+        n->dropped_once[i] = true;
+        return true;
+    }
+    return false;
+}
+
+/* Move everything waiting at M; returns datagrams moved. */
+static int relay_once(net_t *n)
+{
+    int moved = 0;
+    for (;;) {
+        uint8_t buf[2048];
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        ssize_t r = recvfrom(n->m, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&ss, &sl);
+        if (r < 0) break;
+        hc_addr_t from;
+        hc_addr_from_sockaddr(&from, (struct sockaddr *)&ss, sl);
+        moved++;
+        if (hc_addr_eq(&from, &n->aaddr)) {
+            if (should_drop(n, buf, (size_t)r)) continue;
+            sendto(n->m, buf, (size_t)r, 0, hc_addr_sa(&n->baddr), n->baddr.len);
+            n->ab++;
+        } else {
+            n->baddr = from; /* follow B (rebinding) */
+            if (hc_rtcp_is_rtcp(buf, (size_t)r)) n->ba_rtcp++;
+            sendto(n->m, buf, (size_t)r, 0, hc_addr_sa(&n->aaddr), n->aaddr.len);
+            n->ba++;
+        }
+    }
+    return moved;
+}
+
+/* Let everything in flight settle at time now. */
+static void pump(net_t *n, uint64_t now)
+{
+    for (int i = 0; i < 8; i++) {
+        hc_endpoint_flush(n->a);
+        hc_endpoint_flush(n->b);
+        int moved = relay_once(n);
+        hc_endpoint_recv(n->b, now);
+        hc_endpoint_recv(n->a, now);
+        hc_endpoint_poll(n->b, now);
+        hc_endpoint_poll(n->a, now);
+        if (!moved && i > 1) break;
+    }
+}
+
+static void send_video(net_t *n, int count, uint64_t *now, uint64_t step_us)
+{
+    for (int i = 0; i < count; i++) {
+        uint8_t payload[600];
+        memset(payload, i & 0xff, sizeof payload);
+        payload[0] = (uint8_t)i;
+        int seq = hc_endpoint_send(n->a, n->sv, payload, sizeof payload, 3000u * (uint32_t)i,
+                                   (i % 4) == 3, NULL, *now);
+        ck_assert_int_ge(seq, 0);
+        pump(n, *now);
+        *now += step_us;
+    }
+}
+
+START_TEST(delivers_every_packet)
+{
+    net_t *n = net_new(0, NULL);
+    uint64_t now = 1000000;
+    hc_endpoint_start(n->a, now);
+    hc_endpoint_start(n->b, now);
+    send_video(n, 100, &now, 1000);
+    ck_assert_int_eq(n->nrec, 100);
+    uint64_t wall = hc_wall_us();
+    for (int i = 0; i < 100; i++) {
+        ck_assert_uint_eq(n->rec[i].seq, (uint16_t)(65500 + i)); /* wraps past 65535 */
+        ck_assert_uint_eq(n->rec[i].ts, 3000u * (uint32_t)i);
+        ck_assert_int_eq(n->rec[i].marker, (i % 4) == 3);
+        ck_assert_uint_eq(n->rec[i].first, (uint8_t)i);
+        ck_assert_uint_eq(n->rec[i].len, 600);
+        ck_assert(!n->rec[i].recovered);
+        /* abs-capture-time went through, near the wall clock */
+        ck_assert_uint_gt(n->rec[i].capture, wall - 10000000u);
+        ck_assert_uint_le(n->rec[i].capture, wall + 1000u);
+    }
+    hc_ep_track_stats_t ts;
+    hc_ep_track_stats(n->tv, &ts);
+    ck_assert_uint_eq(ts.packets, 100);
+    ck_assert_uint_eq(ts.expected, 100);
+    ck_assert_uint_eq(ts.missing, 0);
+    ck_assert_uint_eq(ts.lost, 0);
+    hc_ep_stream_stats_t ss;
+    hc_ep_stream_stats(n->sv, &ss);
+    ck_assert_uint_eq(ss.packets, 100);
+    ck_assert_uint_eq(ss.bytes, 60000);
+    net_free(n);
+}
+END_TEST
+
+START_TEST(nack_brings_rtx)
+{
+    net_t *n = net_new(0, NULL);
+    uint64_t now = 1000000;
+    hc_endpoint_start(n->a, now);
+    hc_endpoint_start(n->b, now);
+    n->drop[0] = (uint16_t)(65500 + 5);
+    n->drop[1] = (uint16_t)(65500 + 6);
+    n->drop[2] = (uint16_t)(65500 + 40); /* after the wrap */
+    n->ndrop = 3;
+    send_video(n, 60, &now, 1000);
+    for (int i = 0; i < 5; i++) {
+        pump(n, now);
+        now += 5000;
+    }
+    ck_assert_int_eq(n->nrec, 60);
+    int rtx = 0;
+    for (int i = 0; i < n->nrec; i++) {
+        uint16_t s = n->rec[i].seq;
+        bool lost = s == n->drop[0] || s == n->drop[1] || s == n->drop[2];
+        ck_assert_int_eq(n->rec[i].recovered, lost);
+        ck_assert_int_eq(n->rec[i].rtx, lost);
+        if (lost) {
+            rtx++;
+            ck_assert_uint_eq(n->rec[i].len, 600); /* OSN stripped */
+            ck_assert_uint_eq(n->rec[i].first, (uint8_t)(uint16_t)(s - 65500));
+            ck_assert_uint_eq(n->rec[i].ts, 3000u * (uint16_t)(s - 65500));
+            ck_assert_uint_gt(n->rec[i].capture, 0);
+        }
+    }
+    ck_assert_int_eq(rtx, 3);
+    hc_ep_track_stats_t ts;
+    hc_ep_track_stats(n->tv, &ts);
+    ck_assert_uint_eq(ts.missing, 3);
+    ck_assert_uint_eq(ts.recovered, 3);
+    ck_assert_uint_eq(ts.rtx, 3);
+    ck_assert_uint_eq(ts.lost, 0);
+    ck_assert_uint_ge(ts.nacks_sent, 3);
+    hc_ep_stream_stats_t ss;
+    hc_ep_stream_stats(n->sv, &ss);
+    ck_assert_uint_eq(ss.rtx_sent, 3);
+    ck_assert_uint_eq(ss.packets, 60); /* retransmissions are not first sends */
+    net_free(n);
+}
+END_TEST
+
+START_TEST(in_order_waits_for_repair)
+{
+    net_t *n = net_new(200, NULL);
+    uint64_t now = 1000000;
+    hc_endpoint_start(n->a, now);
+    hc_endpoint_start(n->b, now);
+    /* the first RTX of seq 10 is lost as well: delivery waits a retry */
+    n->drop[0] = (uint16_t)(65500 + 10);
+    n->ndrop = 1;
+    n->drop_once = true;
+    n->drop_rtx = true;
+    send_video(n, 15, &now, 1000);
+    ck_assert_int_eq(n->nrec, 10); /* held behind the hole */
+    n->drop_rtx = false;
+    for (int i = 0; i < 20; i++) {
+        now += 10000;
+        pump(n, now);
+    }
+    ck_assert_int_eq(n->nrec, 15);
+    for (int i = 0; i < 15; i++) {
+        ck_assert_uint_eq(n->rec[i].seq, (uint16_t)(65500 + i));
+        ck_assert_int_eq(n->rec[i].recovered, i == 10);
+        ck_assert_uint_eq(n->rec[i].skipped, 0);
+    }
+    hc_ep_track_stats_t ts;
+    hc_ep_track_stats(n->tv, &ts);
+    ck_assert_uint_ge(ts.nacks_sent, 2);
+    ck_assert_uint_eq(ts.lost, 0);
+    net_free(n);
+}
+END_TEST
+
+START_TEST(gives_up_after_retries)
+{
+    net_t *n = net_new(100, NULL);
+    uint64_t now = 1000000;
+    hc_endpoint_start(n->a, now);
+    hc_endpoint_start(n->b, now);
+    n->drop[0] = (uint16_t)(65500 + 7);
+    n->ndrop = 1;
+    n->drop_rtx = true;
+    send_video(n, 20, &now, 1000);
+    ck_assert_int_eq(n->nrec, 7);
+    for (int i = 0; i < 150; i++) {
+        now += 10000;
+        pump(n, now);
+    }
+    ck_assert_int_eq(n->nrec, 19);
+    ck_assert_uint_eq(n->rec[7].seq, (uint16_t)(65500 + 8));
+    ck_assert_uint_eq(n->rec[7].skipped, 1);
+    hc_ep_track_stats_t ts;
+    hc_ep_track_stats(n->tv, &ts);
+    ck_assert_uint_eq(ts.missing, 1);
+    ck_assert_uint_eq(ts.lost, 1);
+    ck_assert_uint_eq(ts.recovered, 0);
+    /* bounded retries: the default is 4 */
+    ck_assert_uint_ge(ts.nacks_sent, 1);
+    ck_assert_uint_le(ts.nacks_sent, 4);
+    net_free(n);
+}
+END_TEST
+
+START_TEST(wrong_key_gets_nothing)
+{
+    uint8_t bad[HC_SRTP_MAX_KEY_LEN];
+    memset(bad, 0x42, sizeof bad);
+    net_t *n = net_new(0, bad);
+    uint64_t now = 1000000;
+    hc_endpoint_start(n->a, now);
+    hc_endpoint_start(n->b, now);
+    send_video(n, 20, &now, 1000);
+    ck_assert_int_eq(n->nrec, 0);
+    hc_endpoint_stats_t es;
+    hc_endpoint_stats(n->b, &es);
+    ck_assert_uint_ge(es.drop_auth, 20);
+    hc_ep_track_stats_t ts;
+    hc_ep_track_stats(n->tv, &ts);
+    ck_assert_uint_eq(ts.packets, 0);
+    ck_assert_uint_eq(ts.nacks_sent, 0);
+    net_free(n);
+}
+END_TEST
+
+START_TEST(pli_reaches_publisher)
+{
+    net_t *n = net_new(0, NULL);
+    uint64_t now = 1000000;
+    hc_endpoint_start(n->a, now);
+    hc_endpoint_start(n->b, now);
+    hc_endpoint_request_keyframe(n->b, n->tv, now);
+    pump(n, now);
+    ck_assert_int_eq(n->keyframes, 1);
+    ck_assert(!n->fir);
+    /* rate limited */
+    hc_endpoint_request_keyframe(n->b, n->tv, now + 1000);
+    pump(n, now + 1000);
+    ck_assert_int_eq(n->keyframes, 1);
+    hc_endpoint_request_keyframe(n->b, n->tv, now + 300000);
+    pump(n, now + 300000);
+    ck_assert_int_eq(n->keyframes, 2);
+    hc_ep_stream_stats_t ss;
+    hc_ep_stream_stats(n->sv, &ss);
+    ck_assert_uint_eq(ss.plis_rx, 2);
+    hc_ep_track_stats_t ts;
+    hc_ep_track_stats(n->tv, &ts);
+    ck_assert_uint_eq(ts.plis_sent, 2);
+    net_free(n);
+}
+END_TEST
+
+START_TEST(reports_carry_rtt_and_loss)
+{
+    g_report_ms = 50;
+    net_t *n = net_new(0, NULL);
+    g_report_ms = 0;
+    /* real clock: RTT comes from NTP times (wall clock) and DLSR (our clock) */
+    uint64_t now = hc_now_us();
+    hc_endpoint_start(n->a, now);
+    hc_endpoint_start(n->b, now);
+    n->drop[0] = (uint16_t)(65500 + 3);
+    n->ndrop = 1;
+    n->drop_rtx = true;
+    for (int i = 0; i < 10; i++) {
+        uint8_t p[100] = {0};
+        hc_endpoint_send(n->a, n->sv, p, sizeof p, 90u * (uint32_t)i, false, NULL, now);
+    }
+    pump(n, hc_now_us());
+    /* A's SR reaches B at A's next report; B's next RR carries the loss
+     * and LSR/DLSR back to A. */
+    usleep(60000);
+    hc_endpoint_poll(n->a, hc_now_us());
+    relay_once(n);
+    hc_endpoint_recv(n->b, hc_now_us());
+    usleep(10000);
+    hc_endpoint_poll(n->b, hc_now_us());
+    relay_once(n);
+    hc_endpoint_recv(n->a, hc_now_us());
+    hc_ep_track_stats_t ts;
+    hc_ep_track_stats(n->tv, &ts);
+    ck_assert_uint_ge(ts.srs_rx, 1);
+    hc_ep_stream_stats_t ss;
+    hc_ep_stream_stats(n->sv, &ss);
+    /* one of ten lost in the interval */
+    ck_assert(ss.loss > 0.05 && ss.loss < 0.2);
+    /* DLSR takes out the 10 ms B held the SR; loopback is fast */
+    ck_assert(ss.rtt_ms >= 0.0 && ss.rtt_ms < 8.0);
+    hc_endpoint_stats_t es;
+    hc_endpoint_stats(n->a, &es);
+    ck_assert_uint_ge(es.rtcp_rx, 2);
+    net_free(n);
+}
+END_TEST
+
+START_TEST(keepalive_when_idle)
+{
+    keys();
+    net_t *n = calloc(1, sizeof *n);
+    n->m = udp_loopback(&n->maddr);
+    hc_endpoint_cfg_t c;
+    ep_cfg(&c, n, K2, K1, RTCP_B);
+    c.keepalive_ms = 500;
+    ck_assert_int_eq(hc_endpoint_new(&n->b, &c), 0);
+    hc_srtp_t dec;
+    ck_assert_int_eq(hc_srtp_init(&dec, HC_SRTP_AEAD_AES_128_GCM, K2, 28, HC_SRTP_RECV), 0);
+    uint64_t now = 5000000;
+    int got = 0;
+    hc_endpoint_start(n->b, now); /* one at once: the relay learns our address */
+    for (int step = 0; step <= 4; step++) {
+        hc_endpoint_poll(n->b, now + (uint64_t)step * 250000u);
+        uint8_t buf[2048] __attribute__((aligned(8)));
+        ssize_t r;
+        while ((r = recv(n->m, buf, sizeof buf, MSG_DONTWAIT)) > 0) {
+            ck_assert(hc_rtcp_is_rtcp(buf, (size_t)r));
+            ck_assert_uint_eq(hc_rd32(buf + 4), RTCP_B);
+            int len = hc_srtp_unprotect_rtcp(&dec, buf, (size_t)r);
+            ck_assert_int_gt(len, 0);
+            hc_rtcp_iter_t it;
+            hc_rtcp_pkt_t pkt;
+            hc_rtcp_iter_init(&it, buf, (size_t)len);
+            ck_assert_int_eq(hc_rtcp_next(&it, &pkt), 1);
+            ck_assert_int_eq(pkt.kind, HC_RTCP_KIND_RR);
+            ck_assert_int_eq(hc_rtcp_next(&it, &pkt), 1);
+            ck_assert_int_eq(pkt.kind, HC_RTCP_KIND_SDES);
+            got++;
+        }
+    }
+    /* at 0, 0.5 s and 1.0 s */
+    ck_assert_int_eq(got, 3);
+    hc_srtp_fini(&dec);
+    hc_endpoint_destroy(&n->b);
+    close(n->m);
+    free(n);
+}
+END_TEST
+
+START_TEST(rebind_moves_port)
+{
+    net_t *n = net_new(0, NULL);
+    uint64_t now = 1000000;
+    hc_endpoint_start(n->a, now);
+    hc_endpoint_start(n->b, now);
+    send_video(n, 5, &now, 1000);
+    hc_addr_t before = n->baddr;
+    ck_assert_int_eq(hc_endpoint_rebind(n->b, now), 0);
+    pump(n, now); /* the keepalive from the new socket tells M */
+    ck_assert(!hc_addr_eq(&before, &n->baddr));
+    hc_addr_t local;
+    hc_endpoint_local(n->b, &local);
+    ck_assert(hc_addr_eq(&local, &n->baddr));
+    send_video(n, 5, &now, 1000);
+    ck_assert_int_eq(n->nrec, 10);
+    hc_endpoint_stats_t es;
+    hc_endpoint_stats(n->b, &es);
+    ck_assert_uint_eq(es.rebinds, 1);
+    net_free(n);
+}
+END_TEST
+
+START_TEST(audio_level_and_whole_packets)
+{
+    net_t *n = net_new(0, NULL);
+    uint64_t now = 1000000;
+    hc_endpoint_start(n->a, now);
+    hc_endpoint_start(n->b, now);
+    hc_ep_send_opts_t o = {.capture_wall_us = 1700000000000000ull,
+                           .has_audio_level = true,
+                           .voice = true,
+                           .audio_level = 33};
+    uint8_t opus[40] = {0x78};
+    ck_assert_int_eq(hc_endpoint_send(n->a, n->sa, opus, sizeof opus, 960, false, &o, now), 100);
+    /* a whole packet from the caller, with an element of its own (id 9) */
+    uint8_t ext[16], pkt[200];
+    hc_rtpext_builder_t b;
+    hc_rtpext_builder_init(&b, ext, sizeof ext);
+    uint8_t nine[3] = {1, 2, 3};
+    hc_rtpext_add(&b, 9, nine, 3);
+    uint16_t prof;
+    size_t el;
+    ck_assert_int_ge(hc_rtpext_finish(&b, &prof, &el), 0);
+    hc_rtp_hdr_t h = {.pt = HC_EP_PT_OPUS,
+                      .seq = 500,
+                      .ts = 1920,
+                      .ssrc = 0xdeadbeef,
+                      .extension = true,
+                      .ext_profile = prof,
+                      .ext_data = ext,
+                      .ext_len = el};
+    int len = hc_rtp_write(&h, opus, sizeof opus, pkt, sizeof pkt);
+    ck_assert_int_gt(len, 0);
+    ck_assert_int_eq(hc_endpoint_send_rtp(n->a, n->sa, pkt, (size_t)len, &o, now), 500);
+    ck_assert_int_eq(hc_endpoint_send(n->a, n->sa, opus, sizeof opus, 2880, false, NULL, now), 501);
+    pump(n, now);
+    ck_assert_int_eq(n->nrec, 3);
+    ck_assert(n->rec[0].has_al);
+    ck_assert_uint_eq(n->rec[0].level, 33);
+    ck_assert_uint_eq(n->rec[0].capture, 1700000000000000ull);
+    ck_assert_uint_eq(n->rec[1].seq, 500);
+    ck_assert_uint_eq(n->rec[1].ts, 1920);
+    ck_assert(n->rec[1].has_al);
+    ck_assert(!n->rec[2].has_al);
+    ck_assert_uint_eq(n->rec[2].seq, 501);
+    net_free(n);
+}
+END_TEST
+
+/* Capture what A sends, feed B every truncation and some garbage. */
+START_TEST(bad_input_is_counted)
+{
+    net_t *n = net_new(50, NULL);
+    uint64_t now = 1000000;
+    uint8_t p[300];
+    memset(p, 7, sizeof p);
+    hc_endpoint_send(n->a, n->sv, p, sizeof p, 1, true, NULL, now);
+    hc_endpoint_flush(n->a);
+    uint8_t wire[2048];
+    ssize_t r = recv(n->m, wire, sizeof wire, 0);
+    ck_assert_int_gt(r, 0);
+    for (ssize_t l = 0; l < r; l++) {
+        uint8_t *c = malloc(l ? (size_t)l : 1);
+        memcpy(c, wire, (size_t)l);
+        hc_endpoint_input(n->b, c, (size_t)l, NULL, now);
+        free(c);
+    }
+    ck_assert_int_eq(n->nrec, 0);
+    uint64_t seed = 99;
+    for (int i = 0; i < 2000; i++) {
+        uint8_t g[256];
+        size_t l = hc_test_rand(&seed) % sizeof g;
+        for (size_t k = 0; k < l; k++) g[k] = (uint8_t)hc_test_rand(&seed);
+        if (i & 1 && l >= 12) {
+            g[0] = 0x80;
+            hc_wr32(g + 8, SSRC_V); /* known SSRC: must fail authentication */
+        }
+        if (i % 3 == 0 && l >= 8) {
+            g[0] = 0x80;
+            g[1] = 201;
+        }
+        hc_endpoint_input(n->b, g, l, NULL, now);
+    }
+    /* the intact packet still goes through afterwards */
+    hc_endpoint_input(n->b, wire, (size_t)r, NULL, now);
+    ck_assert_int_eq(n->nrec, 1);
+    hc_endpoint_stats_t es;
+    hc_endpoint_stats(n->b, &es);
+    ck_assert_uint_gt(es.drop_malformed + es.drop_auth + es.drop_unknown, 2000);
+    ck_assert_uint_gt(es.drop_auth, 100);
+    /* a replay is refused */
+    hc_endpoint_input(n->b, wire, (size_t)r, NULL, now);
+    hc_endpoint_stats(n->b, &es);
+    ck_assert_uint_eq(es.drop_replay, 1);
+    ck_assert_int_eq(n->nrec, 1);
+    net_free(n);
+}
+END_TEST
+
+START_TEST(api_errors)
+{
+    keys();
+    hc_endpoint_cfg_t c;
+    hc_endpoint_cfg_default(&c);
+    hc_endpoint_t *ep = NULL;
+    ck_assert_int_eq(hc_endpoint_new(&ep, &c), -HC_EINVAL); /* no remote */
+    hc_addr_parse("127.0.0.1:9", &c.remote);
+    c.suite = (hc_srtp_suite_t)7;
+    ck_assert_int_eq(hc_endpoint_new(&ep, &c), -HC_EINVAL);
+    c.suite = HC_SRTP_AES_CM_128_HMAC_SHA1_80;
+    c.max_streams = 1;
+    ck_assert_int_eq(hc_endpoint_new(&ep, &c), 0);
+    hc_ep_stream_cfg_t sc = {.ssrc = 5, .clock_rate = 90000, .history = 100};
+    hc_ep_stream_t *s;
+    ck_assert_int_eq(hc_endpoint_stream_add(ep, &sc, &s), -HC_EINVAL); /* not a power of 2 */
+    sc.history = 0;
+    ck_assert_int_eq(hc_endpoint_stream_add(ep, &sc, &s), 0);
+    ck_assert_int_eq(hc_endpoint_stream_add(ep, &sc, &s), -HC_EEXIST);
+    sc.ssrc = 6;
+    ck_assert_int_eq(hc_endpoint_stream_add(ep, &sc, &s), -HC_EFULL);
+    hc_ep_track_cfg_t tc = {.ssrc = 9, .clock_rate = 48000, .window = 8};
+    hc_ep_track_t *t;
+    ck_assert_int_eq(hc_endpoint_track_add(ep, &tc, &t), -HC_EINVAL);
+    tc.window = 64;
+    ck_assert_int_eq(hc_endpoint_track_add(ep, &tc, &t), 0);
+    ck_assert_ptr_eq(hc_endpoint_track_find(ep, 9), t);
+    ck_assert_ptr_null(hc_endpoint_track_find(ep, 10));
+    hc_endpoint_track_remove(ep, t);
+    ck_assert_ptr_null(hc_endpoint_track_find(ep, 9));
+    uint8_t big[2000] = {0};
+    /* s is still the stream of ssrc 5; remove it and add it again */
+    hc_endpoint_stream_remove(ep, s);
+    sc.ssrc = 5;
+    ck_assert_int_eq(hc_endpoint_stream_add(ep, &sc, &s), 0);
+    ck_assert_int_eq(hc_endpoint_send(ep, s, big, sizeof big, 0, false, NULL, 0), -HC_ENOSPC);
+    ck_assert_int_eq(hc_endpoint_send_rtp(ep, s, big, 5, NULL, 0), -HC_ETRUNC);
+    hc_endpoint_destroy(&ep);
+    hc_endpoint_destroy(&ep);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("core_endpoint");
+    TCase *tc = tcase_create("endpoint");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, delivers_every_packet);
+    tcase_add_test(tc, nack_brings_rtx);
+    tcase_add_test(tc, in_order_waits_for_repair);
+    tcase_add_test(tc, gives_up_after_retries);
+    tcase_add_test(tc, wrong_key_gets_nothing);
+    tcase_add_test(tc, pli_reaches_publisher);
+    tcase_add_test(tc, reports_carry_rtt_and_loss);
+    tcase_add_test(tc, keepalive_when_idle);
+    tcase_add_test(tc, rebind_moves_port);
+    tcase_add_test(tc, audio_level_and_whole_packets);
+    tcase_add_test(tc, bad_input_is_counted);
+    tcase_add_test(tc, api_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+HC_TEST_MAIN(suite)
