@@ -9,7 +9,6 @@
 #include "relay/sessions.h"
 #include "relay/worker.h"
 
-
 #include "tests/common/testutil.h"
 
 #include <arpa/inet.h>

@@ -1,0 +1,20 @@
+/*
+ * bench.h - hc-bench's subcommands. Each benchmark is one entry of
+ * hc_bench_cmds[] (main.c): a name, a one-line summary, and a run function
+ * taking the arguments after the name. `fanout` is the relay benchmark of
+ * the relay issue; the edge benchmarks join the table later.
+ *
+ * Threading: each subcommand owns the process while it runs.
+ */
+#ifndef HC_BENCH_BENCH_H
+#define HC_BENCH_BENCH_H
+
+typedef struct hc_bench_cmd {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} hc_bench_cmd_t;
+
+int hc_bench_fanout(int argc, char **argv);
+
+#endif
