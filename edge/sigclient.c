@@ -608,8 +608,18 @@ static void client_free(hc_sigclient_t *c)
     free(c);
 }
 
+/* libwebsockets logs notices (its version banner, ...) to stderr by default,
+ * once per context: a probe or bench with hundreds of clients would print
+ * hundreds of lines. Clients keep errors and warnings. */
+static pthread_once_t lws_log_once = PTHREAD_ONCE_INIT;
+static void lws_log_quiet(void)
+{
+    lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
+}
+
 int hc_sigclient_new(hc_sigclient_t **out, const hc_sigclient_cfg_t *cfg, char *err, size_t errcap)
 {
+    pthread_once(&lws_log_once, lws_log_quiet);
     if (!out || !cfg || !cfg->url) {
         set_err(err, errcap, "%s", "no URL");
         return -HC_EINVAL;

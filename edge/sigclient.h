@@ -50,6 +50,8 @@
  * on_state run on the client's service thread and must not block on the
  * client (no hc_sigclient_call, recv or wait inside them; send is fine).
  * hc_sigclient_destroy() must not be called from a callback.
+ * The first hc_sigclient_new() in a process sets libwebsockets' process-wide
+ * log level to errors and warnings (its notices would repeat per client).
  */
 #ifndef HC_EDGE_SIGCLIENT_H
 #define HC_EDGE_SIGCLIENT_H

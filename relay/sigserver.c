@@ -646,8 +646,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 static const struct lws_protocols protocols[] = {
     /* rx_buffer_size: frames arrive in pieces of at most this; on_receive
-     * reassembles up to HC_SIG_MAX_TEXT. */
-    {"hillcast-sig", callback, sizeof(sig_pss_t), 16384, 0, NULL, 0},
+     * reassembles up to HC_SIG_MAX_TEXT. lws allocates it per connection, so
+     * it is kept small: every subscriber holds a connection (16 KiB here was
+     * a quarter of the relay's memory per subscriber), and the common
+     * messages (join, control, acks) fit in one piece. */
+    {"hillcast-sig", callback, sizeof(sig_pss_t), 2048, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

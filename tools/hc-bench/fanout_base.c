@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- publisher ---- */
@@ -25,37 +26,69 @@ static void on_pub_key(void *ud, hc_ep_stream_t *s, bool fir)
     p->keyframes++; /* counted; the next frame is made a keyframe below */
 }
 
+/* Video leaves paced, as a real sender's pacer does (libwebrtc paces at
+ * 2.5 x the target rate): each frame's packets are spread at that rate, and
+ * never over more than one frame interval. Sending a frame as one burst
+ * would measure the relay's queueing of the burst, not its forwarding. */
+#define PACE_FACTOR 2.5
+
+typedef struct pub_q {
+    uint8_t *buf; /* the frame being paced */
+    hc_synth_pkt_t pk[HC_SYNTH_MAX_PKTS];
+    int n, next; /* packets in the frame, next to send */
+    uint32_t ts;
+    uint64_t start_us, gap_us;
+} pub_q_t;
+
+static void pub_send_due(fo_pub_t *p, pub_q_t *q, uint64_t now)
+{
+    hc_ep_send_opts_t o = {.capture_wall_us = 0};
+    bool sent = false;
+    while (q->next < q->n && now >= q->start_us + (uint64_t)q->next * q->gap_us) {
+        hc_synth_pkt_t *k = &q->pk[q->next++];
+        if (hc_endpoint_send(p->ep, p->sv, q->buf + k->off, k->len, q->ts, k->marker, &o, now) >= 0)
+            atomic_fetch_add(&p->packets, 1);
+        sent = true;
+    }
+    if (sent) hc_endpoint_flush(p->ep);
+}
+
 static void *pub_main(void *arg)
 {
     fo_pub_t *p = arg;
     hc_synth_video_t v;
     hc_synth_video_init(&v, p->video_bps, 30, p->mtu, 60);
-    uint8_t *buf = malloc(256 * 1024);
+    pub_q_t q = {.buf = malloc(256 * 1024)};
     uint64_t t0 = hc_now_us(), next_poll = t0;
     uint32_t vf = 0, af = 0;
     uint64_t keys_seen = 0;
+    const uint64_t frame_us = 1000000u / 30;
+    double pace_bps = PACE_FACTOR * (p->video_bps + p->audio_bps);
     hc_endpoint_start(p->ep, t0);
     while (!atomic_load(&p->stop)) {
         uint64_t now = hc_now_us();
-        uint64_t nv = t0 + (uint64_t)vf * 1000000u / 30;
+        uint64_t nv = t0 + (uint64_t)vf * frame_us;
         uint64_t na = t0 + (uint64_t)af * 20000u;
         if (now >= nv) {
+            pub_send_due(p, &q, UINT64_MAX); /* a late frame's rest goes now */
             uint64_t k = atomic_load(&p->keyframes);
             if (k != keys_seen) {
                 v.force_key = true;
                 keys_seen = k;
             }
-            hc_synth_pkt_t pk[HC_SYNTH_MAX_PKTS];
             bool key;
-            int n = hc_synth_video_frame(&v, buf, 256 * 1024, pk, &key);
-            hc_ep_send_opts_t o = {.capture_wall_us = 0};
-            for (int i = 0; i < n; i++)
-                if (hc_endpoint_send(p->ep, p->sv, buf + pk[i].off, pk[i].len,
-                                     hc_synth_video_ts(&v, vf), pk[i].marker, &o, now) >= 0)
-                    atomic_fetch_add(&p->packets, 1);
+            q.n = hc_synth_video_frame(&v, q.buf, 256 * 1024, q.pk, &key);
+            if (q.n < 0) q.n = 0;
+            q.next = 0;
+            q.ts = hc_synth_video_ts(&v, vf);
+            q.start_us = now;
+            uint64_t gap = (uint64_t)(p->mtu * 8 / pace_bps * 1e6);
+            if (q.n > 1 && gap * (uint64_t)(q.n - 1) > frame_us * 9 / 10)
+                gap = frame_us * 9 / 10 / (uint64_t)(q.n - 1);
+            q.gap_us = gap;
             vf++;
-            hc_endpoint_flush(p->ep);
         }
+        pub_send_due(p, &q, now);
         if (now >= na) {
             uint8_t a[400];
             int n = hc_synth_audio_packet(af, p->audio_bps / 8 / 50, a, sizeof a);
@@ -70,14 +103,22 @@ static void *pub_main(void *arg)
         hc_endpoint_recv(p->ep, now);
         now = hc_now_us();
         uint64_t due = nv < na ? nv : na;
+        if (q.next < q.n && q.start_us + (uint64_t)q.next * q.gap_us < due)
+            due = q.start_us + (uint64_t)q.next * q.gap_us;
         if (next_poll < due) due = next_poll;
         if (due > now) {
             struct pollfd pfd = {.fd = hc_endpoint_fd(p->ep), .events = POLLIN};
-            int ms = (int)((due - now + 999) / 1000);
-            (void)poll(&pfd, 1, ms > 50 ? 50 : ms);
+            /* sub-millisecond waits: poll's resolution is 1 ms */
+            if (due - now < 1000) {
+                struct timespec ts = {0, (long)(due - now) * 1000};
+                nanosleep(&ts, NULL);
+            } else {
+                int ms = (int)((due - now) / 1000);
+                (void)poll(&pfd, 1, ms > 50 ? 50 : ms);
+            }
         }
     }
-    free(buf);
+    free(q.buf);
     return NULL;
 }
 
