@@ -164,6 +164,7 @@
     X(T, mid, ID, REQ, 1, HC_SIG_MID_MAX, _, 0)                                                    \
     X(T, ssrc, U32, REQ, 0, UINT32_MAX, _, 0)                                                      \
     X(T, rtx_ssrc, U32, OPT, 0, UINT32_MAX, _, 0)                                                  \
+    X(T, fec_ssrc, U32, OPT, 0, UINT32_MAX, _, 0)                                                  \
     X(T, kind, ENUM, REQ, 0, 0, media, 0)                                                          \
     X(T, tag, ENUM, REQ, 0, 0, tag, 0)                                                             \
     X(T, codec, ENUM, REQ, 0, 0, codec, 0)                                                         \
