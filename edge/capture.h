@@ -13,9 +13,13 @@
  * Presets (name, argument):
  *   "test"      synthetic live video: videotestsrc (moving pattern) with a
  *               visible wall clock (clockoverlay) and frame counter
- *               (timeoverlay time-mode=buffer-count); arg "WxH@fps".
+ *               (timecodestamper ! timeoverlay time-mode=time-code; the
+ *               overlays need gstreamer1.0-x and are left out without it);
+ *               arg "WxH@fps".
  *   "audiotest" audiotestsrc sine, live.
  *   "v4l2"      USB camera: v4l2src device=arg ! videoconvert ! videoscale.
+ *               (added by edge-gst:) arg "DEVICE@WxH@fps" asks the camera
+ *               for that mode as raw video or MJPEG, through decodebin.
  *   "alsa"      microphone: alsasrc device=arg; "pulse": pulsesrc.
  *   "rtsp"      IP camera already sending H.264: rtspsrc location=arg
  *               latency=... ! rtph264depay ! h264parse (passthrough: the
@@ -23,6 +27,8 @@
  *               allows, and transcodes when it must go lower).
  *   "file"      a lesson file: filesrc location=arg ! decodebin (video or
  *               audio branch), paced in real time (sync=true).
+ *               (added by edge-gst:) arg "PATH" or "video:PATH" for the
+ *               picture, "audio:PATH" for the sound.
  *
  * Frames carry two times: pts_us on hc_now_us()'s clock (monotonic, for
  * pacing and jitter) and wall_us (for the RTP abs-capture-time extension,
