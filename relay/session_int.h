@@ -52,6 +52,7 @@
 #define HC_SESS_PT_OPUS_RTX 112
 #define HC_SESS_PT_H264     96
 #define HC_SESS_PT_H264_RTX 97
+#define HC_SESS_PT_FLEXFEC  98 /* added by the FEC work */
 
 typedef struct hc_sess hc_sess_t;
 typedef struct hc_part hc_part_t;
@@ -63,6 +64,7 @@ typedef struct hc_spub {
     hc_sig_tag_t tag;
     hc_sig_codec_t codec;
     uint32_t ssrc, rtx_ssrc;
+    uint32_t fec_ssrc; /* video: the publisher's FlexFEC stream (added by the FEC work) */
     hc_instream_t *in;
 } hc_spub_t;
 
@@ -74,6 +76,7 @@ typedef struct hc_strack {
     hc_sig_tag_t tag;
     hc_sig_codec_t codec;
     uint32_t ssrc, rtx_ssrc;
+    uint32_t fec_ssrc; /* video: the relay's FlexFEC stream toward it (added by the FEC work) */
     uint32_t slot;
     hc_track_t *t;                /* NULL while the media is being rebuilt (resume) */
     uint32_t src;                 /* participant number feeding it, 0 = none */

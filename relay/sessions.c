@@ -570,7 +570,11 @@ static int instream_up(hc_sess_t *se, hc_part_t *p, hc_spub_t *s)
     for (int i = 0; i < SSRC_TRIES && rc == -HC_EEXIST; i++) {
         if (!s->ssrc) s->ssrc = new_ssrc(se);
         if (video && (!s->rtx_ssrc || s->rtx_ssrc == s->ssrc)) s->rtx_ssrc = new_ssrc(se);
-        if (!video) s->rtx_ssrc = 0;
+        /* FlexFEC is hop by hop: the publisher may protect its video on
+         * this SSRC, the instream recovers from it (router.h). */
+        if (video && (!s->fec_ssrc || s->fec_ssrc == s->ssrc || s->fec_ssrc == s->rtx_ssrc))
+            s->fec_ssrc = new_ssrc(se);
+        if (!video) s->rtx_ssrc = s->fec_ssrc = 0;
         hc_instream_cfg_t ic = {
             .kind = media_kind(s->kind),
             .ssrc = s->ssrc,
@@ -579,9 +583,10 @@ static int instream_up(hc_sess_t *se, hc_part_t *p, hc_spub_t *s)
             .rtx_pt = video ? HC_SESS_PT_H264_RTX : HC_SESS_PT_OPUS_RTX,
             .clock_rate = video ? 90000 : 48000,
             .owner = p,
+            .fec_ssrc = s->fec_ssrc,
         };
         rc = hc_router_instream_add(r, p->leg, &ic, &s->in);
-        if (rc == -HC_EEXIST) s->ssrc = s->rtx_ssrc = 0;
+        if (rc == -HC_EEXIST) s->ssrc = s->rtx_ssrc = s->fec_ssrc = 0;
     }
     return rc;
 }
@@ -594,7 +599,11 @@ static int track_up(hc_sess_t *se, hc_part_t *p, hc_strack_t *t)
     for (int i = 0; i < SSRC_TRIES && rc == -HC_EEXIST; i++) {
         if (!t->ssrc) t->ssrc = new_ssrc(se);
         if (video && (!t->rtx_ssrc || t->rtx_ssrc == t->ssrc)) t->rtx_ssrc = new_ssrc(se);
-        if (!video) t->rtx_ssrc = 0;
+        /* The track's own FlexFEC stream, sent when this subscriber's
+         * reports call for it (HC_FEC_AUTO). */
+        if (video && (!t->fec_ssrc || t->fec_ssrc == t->ssrc || t->fec_ssrc == t->rtx_ssrc))
+            t->fec_ssrc = new_ssrc(se);
+        if (!video) t->rtx_ssrc = t->fec_ssrc = 0;
         hc_track_cfg_t tc = {
             .kind = media_kind(t->kind),
             .ssrc = t->ssrc,
@@ -603,9 +612,11 @@ static int track_up(hc_sess_t *se, hc_part_t *p, hc_strack_t *t)
             .rtx_pt = video ? HC_SESS_PT_H264_RTX : HC_SESS_PT_OPUS_RTX,
             .clock_rate = video ? 90000 : 48000,
             .owner = p,
+            .fec_ssrc = t->fec_ssrc,
+            .fec_pt = HC_SESS_PT_FLEXFEC,
         };
         rc = hc_router_track_add(r, p->leg, &tc, &t->t);
-        if (rc == -HC_EEXIST) t->ssrc = t->rtx_ssrc = 0;
+        if (rc == -HC_EEXIST) t->ssrc = t->rtx_ssrc = t->fec_ssrc = 0;
     }
     if (rc < 0) t->t = NULL;
     return rc;
@@ -733,6 +744,8 @@ static void stream_info_of_track(hc_sess_t *se, const hc_strack_t *t, hc_sig_str
     o->ssrc = t->ssrc;
     o->has_rtx_ssrc = t->rtx_ssrc != 0;
     o->rtx_ssrc = t->rtx_ssrc;
+    o->has_fec_ssrc = t->fec_ssrc != 0;
+    o->fec_ssrc = t->fec_ssrc;
     o->kind = t->kind;
     o->tag = t->tag;
     o->codec = t->codec;
@@ -774,6 +787,8 @@ static void stream_info_of_pub(const hc_spub_t *s, hc_sig_stream_info_t *o)
     o->ssrc = s->ssrc;
     o->has_rtx_ssrc = s->rtx_ssrc != 0;
     o->rtx_ssrc = s->rtx_ssrc;
+    o->has_fec_ssrc = s->fec_ssrc != 0;
+    o->fec_ssrc = s->fec_ssrc;
     o->kind = s->kind;
     o->tag = s->tag;
     o->codec = s->codec;
@@ -1154,6 +1169,7 @@ static void resume(hc_sess_job_t *j, hc_part_t *p, const char *site)
             if (strcmp(old[k].mid, p->pubs[i].mid) == 0 && old[k].kind == p->pubs[i].kind) {
                 p->pubs[i].ssrc = old[k].ssrc;
                 p->pubs[i].rtx_ssrc = old[k].rtx_ssrc;
+                p->pubs[i].fec_ssrc = old[k].fec_ssrc;
             }
         }
     }

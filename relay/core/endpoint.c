@@ -3,6 +3,7 @@
 
 #include "proto/bytes.h"
 #include "proto/err.h"
+#include "proto/fec.h"
 #include "proto/rtcp.h"
 #include "proto/rtp.h"
 #include "proto/rtpext.h"
@@ -20,12 +21,17 @@
 
 /* Largest plain RTP packet we send or keep: a pool buffer less the SRTP
  * trailer and the 2-byte OSN an RTX copy inserts (RFC 4588 section 4). */
-#define EP_MAX_RTP  (HC_PKT_CAP - HC_SRTP_MAX_TRAILER - 2)
-#define EP_SLOT_CAP ((EP_MAX_RTP + 15u) & ~15u)
-#define EP_HIST_AVG 1280u /* history ring bytes per packet slot */
-#define EP_MAX_NACK 128   /* sequence numbers per NACK packet we write */
-#define EP_MAX_LOST 256   /* sequence numbers of one received NACK we serve */
-#define EP_RTCP_CAP 1200
+#define EP_MAX_RTP    (HC_PKT_CAP - HC_SRTP_MAX_TRAILER - 2)
+#define EP_SLOT_CAP   ((EP_MAX_RTP + 15u) & ~15u)
+#define EP_HIST_AVG   1280u /* history ring bytes per packet slot */
+#define EP_MAX_NACK   128   /* sequence numbers per NACK packet we write */
+#define EP_MAX_LOST   256   /* sequence numbers of one received NACK we serve */
+#define EP_RTCP_CAP   1200
+#define EP_FEC_WINDOW 64      /* default source slots of a track's FEC decoder */
+#define EP_FEC_ACTIVE 1000000 /* repair packets seen this recently: hold first NACKs */
+
+/* How a packet reached a track. */
+enum { VIA_MEDIA = 0, VIA_RTX, VIA_FEC };
 
 enum { RX_EMPTY = 0, RX_MISSING, RX_HAVE, RX_DONE, RX_LOST };
 
@@ -40,6 +46,9 @@ struct hc_ep_stream {
     uint32_t sr_packets, sr_octets; /* RFC 3550 section 6.4.1 sender counts */
     bool has_hist;
     hc_history_t hist; /* plain RTP as sent, for RTX */
+    hc_fec_enc_t *fec; /* with cfg.fec_ssrc; in use while fec_group > 0 */
+    unsigned fec_group;
+    uint16_t fec_seq;
     hc_ep_stream_stats_t st;
 };
 
@@ -47,7 +56,7 @@ typedef struct rx_slot {
     int64_t ext;
     uint8_t state;
     uint8_t retries;
-    bool rtx, recovered, marker, has_al, voice;
+    bool rtx, fec, recovered, marker, has_al, voice;
     uint8_t pt, level;
     uint16_t len;
     uint32_t ts;
@@ -73,6 +82,13 @@ struct hc_ep_track {
     uint64_t sr_rx_us;
     uint64_t last_pli_us;
     bool pli_sent_once;
+    /* FlexFEC recovery (cfg.fec_ssrc) */
+    bool has_fec, fec_seen;
+    uint64_t fec_bad; /* repair packets refused, and rebuilt packets that did not parse */
+    uint64_t fec_seen_us;
+    hc_fec_dec_t dec;
+    hc_fec_src_slot_t *fec_src;
+    hc_fec_fec_slot_t *fec_fec;
     hc_ep_track_stats_t st;
 };
 
@@ -294,6 +310,38 @@ static void send_rtx(hc_endpoint_t *ep, hc_ep_stream_t *s, uint16_t seq, uint64_
     s->st.rtx_bytes += hdr.payload_len;
 }
 
+/* The repair packet of the group s's encoder just completed: its own SSRC
+ * and sequence space (RFC 8627 section 4.1), the media clock's timestamp
+ * of the group's last packet, no extensions. */
+static void send_fec(hc_endpoint_t *ep, hc_ep_stream_t *s, uint32_t ts)
+{
+    hc_pkt_t *p = tx_slot(ep);
+    if (!p) return;
+    hc_fec_rtp_t fh = {.ssrc = s->cfg.fec_ssrc,
+                       .seq = s->fec_seq,
+                       .ts = ts,
+                       .pt = s->cfg.fec_pt ? s->cfg.fec_pt : HC_EP_PT_FLEXFEC};
+    int len = hc_fec_enc_write(s->fec, &fh, p->data, EP_MAX_RTP);
+    int n = len < 0 ? len : hc_srtp_protect(&ep->tx_srtp, p->data, (size_t)len, p->cap);
+    if (n < 0) {
+        hc_pool_put(&ep->pool, p);
+        return;
+    }
+    s->fec_seq++;
+    tx_queue(ep, p, (size_t)n);
+    s->st.fec_sent++;
+    s->st.fec_bytes += (uint64_t)len - 16u; /* RTP header with its one CSRC */
+}
+
+int hc_endpoint_stream_fec(hc_ep_stream_t *s, unsigned group)
+{
+    if (!s || !s->used || !s->fec || group > HC_FEC_MAX_GROUP) return -HC_EINVAL;
+    if (group == s->fec_group) return 0;
+    if (group && hc_fec_enc_init(s->fec, s->cfg.ssrc, group) < 0) return -HC_EINVAL;
+    s->fec_group = group;
+    return 0;
+}
+
 /* Build the extension data a stream stamps into ext (at least 32 bytes). */
 static int build_ext(hc_endpoint_t *ep, hc_ep_stream_t *s, const hc_rtp_hdr_t *keep,
                      const hc_ep_send_opts_t *o, uint8_t *ext, size_t cap, uint16_t *profile,
@@ -367,12 +415,17 @@ static int send_built(hc_endpoint_t *ep, hc_ep_stream_t *s, hc_rtp_hdr_t *h, con
         return len;
     }
     if (s->has_hist) (void)hc_history_put(&s->hist, h->seq, p->data, (size_t)len, now_us);
+    /* The parity is over the plain packet, exactly as the relay will see
+     * it after SRTP (RFC 8627 section 6.2); a packet the encoder refuses
+     * (longer than HC_FEC_MAX_PKT) cuts its group short. */
+    bool fec_due = s->fec_group && hc_fec_enc_add(s->fec, p->data, (size_t)len) == 1;
     int n = hc_srtp_protect(&ep->tx_srtp, p->data, (size_t)len, p->cap);
     if (n < 0) {
         hc_pool_put(&ep->pool, p);
         return n;
     }
     tx_queue(ep, p, (size_t)n);
+    if (fec_due) send_fec(ep, s, h->ts);
     s->sent_any = true;
     s->last_ts = h->ts;
     s->last_send_us = now_us;
@@ -412,17 +465,22 @@ int hc_endpoint_send_rtp(hc_endpoint_t *ep, hc_ep_stream_t *s, const uint8_t *rt
 
 /* ---- receiving ---- */
 
-static hc_ep_track_t *track_by_ssrc(hc_endpoint_t *ep, uint32_t ssrc, bool *rtx)
+/* The track a received SSRC belongs to; *via says which of its streams. */
+static hc_ep_track_t *track_by_ssrc(hc_endpoint_t *ep, uint32_t ssrc, int *via)
 {
     for (uint32_t i = 0; i < ep->cfg.max_tracks; i++) {
         hc_ep_track_t *t = &ep->tracks[i];
         if (!t->used) continue;
         if (t->cfg.ssrc == ssrc) {
-            *rtx = false;
+            *via = VIA_MEDIA;
             return t;
         }
         if (t->cfg.rtx_ssrc && t->cfg.rtx_ssrc == ssrc) {
-            *rtx = true;
+            *via = VIA_RTX;
+            return t;
+        }
+        if (t->cfg.fec_ssrc && t->cfg.fec_ssrc == ssrc) {
+            *via = VIA_FEC;
             return t;
         }
     }
@@ -434,6 +492,18 @@ static hc_ep_stream_t *stream_by_ssrc(hc_endpoint_t *ep, uint32_t ssrc)
     for (uint32_t i = 0; i < ep->cfg.max_streams; i++)
         if (ep->streams[i].used && ep->streams[i].cfg.ssrc == ssrc) return &ep->streams[i];
     return NULL;
+}
+
+/* Any SSRC a stream of ours sends on (media, RTX, FEC). */
+static bool stream_ssrc_taken(hc_endpoint_t *ep, uint32_t ssrc)
+{
+    for (uint32_t i = 0; i < ep->cfg.max_streams; i++) {
+        const hc_ep_stream_t *s = &ep->streams[i];
+        if (s->used && (s->cfg.ssrc == ssrc || (s->cfg.rtx_ssrc && s->cfg.rtx_ssrc == ssrc) ||
+                        (s->cfg.fec_ssrc && s->cfg.fec_ssrc == ssrc)))
+            return true;
+    }
+    return false;
 }
 
 static void deliver(hc_endpoint_t *ep, hc_ep_track_t *t, rx_slot_t *sl, const uint8_t *payload)
@@ -455,6 +525,7 @@ static void deliver(hc_endpoint_t *ep, hc_ep_track_t *t, rx_slot_t *sl, const ui
     rx.voice = sl->voice;
     rx.audio_level = sl->level;
     rx.skipped = t->skipped;
+    rx.fec = sl->fec;
     t->skipped = 0;
     t->st.delivered++;
     if (ep->cfg.ev.rtp) ep->cfg.ev.rtp(ep->cfg.ev.ud, t, &rx);
@@ -511,9 +582,10 @@ static void track_reset_window(hc_endpoint_t *ep, hc_ep_track_t *t, uint64_t now
     t->nmissing = 0;
 }
 
-static void rx_rtp(hc_endpoint_t *ep, hc_ep_track_t *t, bool is_rtx, const hc_rtp_hdr_t *h,
+static void rx_rtp(hc_endpoint_t *ep, hc_ep_track_t *t, int via, const hc_rtp_hdr_t *h,
                    uint64_t now_us)
 {
+    bool is_rtx = via == VIA_RTX;
     const uint8_t *payload = h->payload;
     size_t plen = h->payload_len;
     uint16_t seq = h->seq;
@@ -524,7 +596,15 @@ static void rx_rtp(hc_endpoint_t *ep, hc_ep_track_t *t, bool is_rtx, const hc_rt
         plen -= 2;
     }
     int64_t ext = hc_seq_unwrap(&t->unwrap, seq);
-    (void)hc_rxstats_update(&t->rxs, seq, h->ts, now_us);
+    /* RFC 4588 section 8 (and RFC 3550 section 6.4.1): reports describe
+     * the stream before repair, so retransmissions and rebuilt packets stay
+     * out of loss and jitter; the relay sizes its FEC toward us from them. */
+    if (via == VIA_MEDIA) (void)hc_rxstats_update(&t->rxs, seq, h->ts, now_us);
+    /* While the relay's repair packets arrive, a new gap first waits a
+     * little for the repair packet of its group before it is NACKed. */
+    uint64_t first_nack = now_us;
+    if (t->fec_seen && now_us - t->fec_seen_us < EP_FEC_ACTIVE)
+        first_nack += (uint64_t)ep->cfg.fec_nack_hold_ms * 1000u;
 
     rx_slot_t *sl;
     if (!t->started) {
@@ -551,7 +631,7 @@ static void rx_rtp(hc_endpoint_t *ep, hc_ep_track_t *t, bool is_rtx, const hc_rt
                 m->state = RX_MISSING;
                 m->retries = 0;
                 m->missing_since = now_us;
-                m->next_nack = now_us;
+                m->next_nack = first_nack;
                 t->nmissing++;
                 t->st.missing++;
             }
@@ -559,6 +639,17 @@ static void rx_rtp(hc_endpoint_t *ep, hc_ep_track_t *t, bool is_rtx, const hc_rt
         t->highest = ext;
         sl = &t->ring[ext & t->mask];
         evict(t, sl);
+        if (via == VIA_FEC) {
+            /* Rebuilt before anything after it arrived: it was missing all
+             * the same (lost, or behind its own repair packet). */
+            t->st.missing++;
+            t->st.recovered++;
+            t->st.fec_recovered++;
+            sl->recovered = true;
+            sl->rtx = false;
+            sl->fec = true;
+            goto fill;
+        }
     } else if (ext <= t->highest - (int64_t)t->mask || ext < t->first) {
         t->st.too_old++;
         return;
@@ -569,7 +660,9 @@ static void rx_rtp(hc_endpoint_t *ep, hc_ep_track_t *t, bool is_rtx, const hc_rt
             return;
         }
         if (sl->state == RX_HAVE || sl->state == RX_DONE) {
-            t->st.duplicates++;
+            /* FEC rebuilds what came by RTX too (RTX copies stay out of the
+             * decoder): not a duplicate on the wire. */
+            if (via != VIA_FEC) t->st.duplicates++;
             return;
         }
         if (sl->state == RX_LOST && t->cfg.reorder_ms && ext < t->next_out) {
@@ -584,12 +677,15 @@ static void rx_rtp(hc_endpoint_t *ep, hc_ep_track_t *t, bool is_rtx, const hc_rt
         }
         t->st.recovered++;
         if (is_rtx) t->st.rtx++;
+        if (via == VIA_FEC) t->st.fec_recovered++;
         sl->recovered = true;
         sl->rtx = is_rtx;
+        sl->fec = via == VIA_FEC;
         goto fill;
     }
     sl->recovered = false;
     sl->rtx = is_rtx;
+    sl->fec = false;
 fill:
     sl->ext = ext;
     sl->pt = h->pt;
@@ -618,6 +714,50 @@ fill:
     } else {
         sl->state = RX_DONE;
         deliver(ep, t, sl, payload);
+    }
+}
+
+/* Rebuild what the held repair packets allow (RFC 8627 section 6.3.2) and
+ * take it like a late original: delivered as recovered, its NACK off. */
+static void fec_recover(hc_endpoint_t *ep, hc_ep_track_t *t, uint64_t now_us)
+{
+    uint8_t out[HC_FEC_MAX_PKT];
+    int n;
+    while ((n = hc_fec_dec_recover(&t->dec, out, sizeof out)) > 0) {
+        hc_rtp_hdr_t h;
+        if (hc_rtp_parse(out, (size_t)n, &h) < 0) {
+            t->fec_bad++;
+            continue;
+        }
+        rx_rtp(ep, t, VIA_FEC, &h, now_us);
+    }
+}
+
+/* A repair packet for track t (plain, parsed as RTP into h). */
+static void rx_fec(hc_endpoint_t *ep, hc_ep_track_t *t, const uint8_t *pkt, size_t len,
+                   const hc_rtp_hdr_t *h, uint64_t now_us)
+{
+    hc_fec_hdr_t fh;
+    if (hc_fec_parse(h->payload, h->payload_len, &fh) < 0 ||
+        hc_fec_dec_add_fec(&t->dec, pkt, len) < 0) {
+        t->fec_bad++;
+        return;
+    }
+    t->st.fec_rx++;
+    t->fec_seen = true;
+    t->fec_seen_us = now_us;
+    fec_recover(ep, t, now_us);
+    if (!t->started) return;
+    /* What this repair packet covers and still could not rebuild (two or
+     * more of its group missing) need not wait any longer for the NACK. */
+    for (unsigned i = 0; i < fh.mask_bits; i++) {
+        if (!hc_fec_mask_get(&fh, i)) continue;
+        uint16_t seq = (uint16_t)(fh.sn_base + i);
+        int64_t e = t->highest - (int16_t)((uint16_t)t->highest - seq);
+        if (e > t->highest || e < t->first || e <= t->highest - (int64_t)t->mask) continue;
+        rx_slot_t *sl = &t->ring[e & t->mask];
+        if (sl->ext == e && sl->state == RX_MISSING && sl->retries == 0 && sl->next_nack > now_us)
+            sl->next_nack = now_us;
     }
 }
 
@@ -652,9 +792,9 @@ static void rx_rtcp(hc_endpoint_t *ep, const uint8_t *buf, size_t len, uint64_t 
     while (hc_rtcp_next(&it, &pkt) == 1) {
         switch (pkt.kind) {
         case HC_RTCP_KIND_SR: {
-            bool rtx;
-            hc_ep_track_t *t = track_by_ssrc(ep, pkt.u.report.ssrc, &rtx);
-            if (t && !rtx) {
+            int via;
+            hc_ep_track_t *t = track_by_ssrc(ep, pkt.u.report.ssrc, &via);
+            if (t && via == VIA_MEDIA) {
                 t->have_sr = true;
                 t->lsr = ntp_mid(pkt.u.report.info.ntp);
                 t->sr_rx_us = now_us;
@@ -726,8 +866,8 @@ static void handle(hc_endpoint_t *ep, hc_pkt_t *p, uint64_t now_us)
     /* Look the SSRC up before paying for decryption: unknown streams
      * cost a compare loop and nothing else. */
     uint32_t ssrc = hc_rd32(p->data + 8);
-    bool is_rtx = false;
-    hc_ep_track_t *t = track_by_ssrc(ep, ssrc, &is_rtx);
+    int via = VIA_MEDIA;
+    hc_ep_track_t *t = track_by_ssrc(ep, ssrc, &via);
     if (!t) {
         ep->st.drop_unknown++;
         return;
@@ -747,7 +887,15 @@ static void handle(hc_endpoint_t *ep, hc_pkt_t *p, uint64_t now_us)
         ep->st.drop_malformed++;
         return;
     }
-    rx_rtp(ep, t, is_rtx, &h, now_us);
+    if (via == VIA_FEC) {
+        rx_fec(ep, t, p->data, (size_t)n, &h, now_us);
+        return;
+    }
+    /* The decoder keeps originals only: an RTX copy may differ from what
+     * the parity covers (padding dropped, transport-wide number renewed). */
+    if (via == VIA_MEDIA && t->has_fec) (void)hc_fec_dec_add_source(&t->dec, p->data, (size_t)n);
+    rx_rtp(ep, t, via, &h, now_us);
+    if (t->has_fec && t->nmissing) fec_recover(ep, t, now_us);
 }
 
 /* NACKs due now for every track, give-ups, PLIs; then in-order release. */
@@ -948,6 +1096,7 @@ fail:
 static void stream_free(hc_ep_stream_t *s)
 {
     hc_history_fini(&s->hist);
+    free(s->fec);
     memset(s, 0, sizeof *s);
 }
 
@@ -955,6 +1104,8 @@ static void track_free(hc_ep_track_t *t)
 {
     free(t->ring);
     free(t->slab);
+    free(t->fec_src);
+    free(t->fec_fec);
     memset(t, 0, sizeof *t);
 }
 
@@ -1078,9 +1229,13 @@ static bool pow2(uint32_t v)
 int hc_endpoint_stream_add(hc_endpoint_t *ep, const hc_ep_stream_cfg_t *cfg, hc_ep_stream_t **out)
 {
     if (!ep || !cfg || !out || !cfg->ssrc || !cfg->clock_rate || cfg->pt > 127 ||
-        cfg->rtx_pt > 127 || (cfg->history && !pow2(cfg->history)))
+        cfg->rtx_pt > 127 || cfg->fec_pt > 127 || (cfg->history && !pow2(cfg->history)) ||
+        (cfg->fec_ssrc && (cfg->fec_ssrc == cfg->ssrc || cfg->fec_ssrc == cfg->rtx_ssrc)))
         return -HC_EINVAL;
-    if (stream_by_ssrc(ep, cfg->ssrc)) return -HC_EEXIST;
+    if (stream_ssrc_taken(ep, cfg->ssrc) ||
+        (cfg->rtx_ssrc && stream_ssrc_taken(ep, cfg->rtx_ssrc)) ||
+        (cfg->fec_ssrc && stream_ssrc_taken(ep, cfg->fec_ssrc)))
+        return -HC_EEXIST;
     hc_ep_stream_t *s = NULL;
     for (uint32_t i = 0; i < ep->cfg.max_streams && !s; i++)
         if (!ep->streams[i].used) s = &ep->streams[i];
@@ -1097,9 +1252,19 @@ int hc_endpoint_stream_add(hc_endpoint_t *ep, const hc_ep_stream_cfg_t *cfg, hc_
         }
         s->has_hist = true;
     }
+    if (cfg->fec_ssrc) {
+        /* ~1.5 KB, only for streams that may send FEC; off until
+         * hc_endpoint_stream_fec() gives it a group size */
+        s->fec = malloc(sizeof *s->fec);
+        if (!s->fec) {
+            stream_free(s);
+            return -HC_ENOMEM;
+        }
+    }
     s->cfg = *cfg;
     s->next_seq = cfg->first_seq;
     s->rtx_seq = (uint16_t)(cfg->first_seq ^ 0x5a5a);
+    s->fec_seq = (uint16_t)(cfg->first_seq ^ 0xa5a5);
     s->used = true;
     *out = s;
     return 0;
@@ -1123,12 +1288,16 @@ uint32_t hc_ep_stream_ssrc(const hc_ep_stream_t *s)
 
 int hc_endpoint_track_add(hc_endpoint_t *ep, const hc_ep_track_cfg_t *cfg, hc_ep_track_t **out)
 {
+    uint32_t fw = cfg ? (cfg->fec_window ? cfg->fec_window : EP_FEC_WINDOW) : 0;
     if (!ep || !cfg || !out || !cfg->clock_rate || !pow2(cfg->window) || cfg->window < 16 ||
-        cfg->window > 32768)
+        cfg->window > 32768 ||
+        (cfg->fec_ssrc && (!pow2(fw) || fw < 16 || fw > 1024 || cfg->fec_ssrc == cfg->ssrc ||
+                           cfg->fec_ssrc == cfg->rtx_ssrc)))
         return -HC_EINVAL;
-    bool rtx;
-    if (track_by_ssrc(ep, cfg->ssrc, &rtx) ||
-        (cfg->rtx_ssrc && track_by_ssrc(ep, cfg->rtx_ssrc, &rtx)))
+    int via;
+    if (track_by_ssrc(ep, cfg->ssrc, &via) ||
+        (cfg->rtx_ssrc && track_by_ssrc(ep, cfg->rtx_ssrc, &via)) ||
+        (cfg->fec_ssrc && track_by_ssrc(ep, cfg->fec_ssrc, &via)))
         return -HC_EEXIST;
     hc_ep_track_t *t = NULL;
     for (uint32_t i = 0; i < ep->cfg.max_tracks && !t; i++)
@@ -1143,6 +1312,19 @@ int hc_endpoint_track_add(hc_endpoint_t *ep, const hc_ep_track_cfg_t *cfg, hc_ep
             track_free(t);
             return -HC_ENOMEM;
         }
+    }
+    if (cfg->fec_ssrc) {
+        /* Repair packets held: one per group the source window spans at
+         * the smallest groups the repair policy picks (4), at least 4. */
+        uint32_t nf = fw / 8 < 4 ? 4 : fw / 8;
+        t->fec_src = malloc((size_t)fw * sizeof *t->fec_src);
+        t->fec_fec = malloc((size_t)nf * sizeof *t->fec_fec);
+        if (!t->fec_src || !t->fec_fec ||
+            hc_fec_dec_init(&t->dec, cfg->ssrc, t->fec_src, fw, t->fec_fec, nf) < 0) {
+            track_free(t);
+            return -HC_ENOMEM;
+        }
+        t->has_fec = true;
     }
     for (uint32_t i = 0; i < cfg->window; i++) {
         t->ring[i].ext = -1;
@@ -1165,9 +1347,9 @@ void hc_endpoint_track_remove(hc_endpoint_t *ep, hc_ep_track_t *t)
 
 hc_ep_track_t *hc_endpoint_track_find(hc_endpoint_t *ep, uint32_t ssrc)
 {
-    bool rtx;
-    hc_ep_track_t *t = track_by_ssrc(ep, ssrc, &rtx);
-    return t && !rtx ? t : NULL;
+    int via;
+    hc_ep_track_t *t = track_by_ssrc(ep, ssrc, &via);
+    return t && via == VIA_MEDIA ? t : NULL;
 }
 
 void *hc_ep_track_owner(const hc_ep_track_t *t)
@@ -1191,12 +1373,14 @@ void hc_endpoint_stats(const hc_endpoint_t *ep, hc_endpoint_stats_t *out)
 void hc_ep_stream_stats(const hc_ep_stream_t *s, hc_ep_stream_stats_t *out)
 {
     *out = s->st;
+    out->fec_group = s->fec_group;
 }
 
 void hc_ep_track_stats(const hc_ep_track_t *t, hc_ep_track_stats_t *out)
 {
     *out = t->st;
     out->expected = t->started ? (uint64_t)(t->highest - t->first + 1) : 0;
+    out->fec_dropped = t->fec_bad + (t->has_fec ? t->dec.fec_dropped : 0);
     hc_rxstats_report_t r;
     out->jitter_ms = 0;
     if (hc_rxstats_peek(&t->rxs, &r) == 0)

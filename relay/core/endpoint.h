@@ -33,6 +33,26 @@
  *               a callback with the payload, optionally released in
  *               sequence order after a bounded wait for repairs (a small
  *               reorder buffer, so a depacketizer can sit right on top).
+ *   FEC         (added by the FEC work) FlexFEC (RFC 8627, proto/fec.h) is
+ *               hop by hop: the relay rewrites SSRC, sequence numbers and
+ *               timestamps per subscriber, which would break an XOR taken
+ *               across it, so each side of each leg protects and recovers
+ *               on its own. Publishing: a stream with fec_ssrc (joined.
+ *               streams[i].fec_ssrc) emits, once hc_endpoint_stream_fec()
+ *               set a group size k, one repair packet (RFC 8627 section
+ *               4.2, 1-D row: the k consecutive packets just sent) on its
+ *               own sequence space and SSRC after every k packets; the
+ *               caller picks k from proto/repair.h (0 = off). Receiving: a
+ *               track with fec_ssrc (joined.receive[i].fec_ssrc) holds the
+ *               relay's repair packets and rebuilds a missing packet as
+ *               soon as its group allows; it is delivered like an RTX
+ *               (recovered = true, fec = true) and its NACK retries end.
+ *               NACKs go at once, in parallel, unless fec_nack_hold_ms
+ *               asks them to wait for the repair packet of their group
+ *               (fewer retransmissions, later ones for what FEC cannot
+ *               repair). Receiver reports describe the stream before
+ *               repair (RTX and FEC stay out of loss and jitter, RFC 4588
+ *               section 8), since the far side sizes its FEC from them.
  *   keepalive   an RR + SDES compound (RFC 3550 section 6.1) from the
  *               relay-assigned rtcp_ssrc at start and at least every
  *               keepalive interval even when idle, so the relay learns the
@@ -87,6 +107,19 @@ typedef struct hc_ep_track hc_ep_track_t;   /* something we receive */
 #define HC_EP_PT_H264_RTX 97
 #define HC_EP_PT_OPUS     111
 #define HC_EP_PT_OPUS_RTX 112
+#define HC_EP_PT_FLEXFEC  98 /* "flexfec" repair streams (RFC 8627 section 5.1) */
+
+/*
+ * FEC API at a glance (added by the FEC work; details at each declaration):
+ *   hc_ep_stream_cfg_t.fec_ssrc, .fec_pt     where a published stream's repair goes
+ *   int hc_endpoint_stream_fec(hc_ep_stream_t *s, unsigned group)
+ *                                            repair packet every `group` packets, 0 = off
+ *   hc_ep_track_cfg_t.fec_ssrc, .fec_window  recover a received track from the relay's FEC
+ *   hc_endpoint_cfg_t.fec_nack_hold_ms       first NACK may wait this long for FEC (0)
+ *   hc_ep_rx_t.fec                           the packet was rebuilt from FEC
+ *   hc_ep_stream_stats_t.fec_group, .fec_sent, .fec_bytes
+ *   hc_ep_track_stats_t.fec_rx, .fec_recovered, .fec_dropped
+ */
 
 /* Header extensions a stream stamps on its packets (hc_ep_stream_cfg_t.ext). */
 #define HC_EP_EXT_CAPTURE_TIME 0x1u /* abs-capture-time, 8-byte form */
@@ -111,6 +144,7 @@ typedef struct hc_ep_rx {
     bool voice;
     uint8_t audio_level;
     uint32_t skipped; /* in-order delivery: packets given up right before this one */
+    bool fec;         /* rebuilt from FlexFEC (recovered is true too); added by the FEC work */
 } hc_ep_rx_t;
 
 typedef struct hc_endpoint_events {
@@ -144,6 +178,13 @@ typedef struct hc_endpoint_cfg {
     uint32_t pool_packets;     /* send and receive buffers (512) */
     char cname[64];            /* SDES CNAME; empty: "hc-endpoint" */
     hc_endpoint_events_t ev;
+    /* added by the FEC work: on a track whose repair packets arrive, the
+     * first NACK for a gap waits at most this long for the repair packet
+     * of its group, saving retransmissions FEC makes unnecessary; once that
+     * repair packet came and could not rebuild it, the NACK goes at once.
+     * 0 (the default): NACK at once, FEC in parallel, a rebuilt packet
+     * ends the retries; the lowest delay when FEC cannot repair. */
+    uint32_t fec_nack_hold_ms;
 } hc_endpoint_cfg_t;
 
 /* Defaults above; keys, SSRC and addresses zero. */
@@ -205,6 +246,9 @@ typedef struct hc_ep_stream_cfg {
     uint32_t history;    /* packets kept for RTX, power of 2 (video 512, audio 64; 0 = none) */
     uint16_t first_seq;  /* first sequence number (random is good) */
     void *owner;
+    /* added by the FEC work */
+    uint32_t fec_ssrc; /* joined.streams[i].fec_ssrc; 0: this stream sends no FEC */
+    uint8_t fec_pt;    /* payload type of its repair packets; 0: HC_EP_PT_FLEXFEC */
 } hc_ep_stream_cfg_t;
 
 int hc_endpoint_stream_add(hc_endpoint_t *ep, const hc_ep_stream_cfg_t *cfg, hc_ep_stream_t **out);
@@ -234,6 +278,19 @@ int hc_endpoint_send(hc_endpoint_t *ep, hc_ep_stream_t *s, const uint8_t *payloa
 int hc_endpoint_send_rtp(hc_endpoint_t *ep, hc_ep_stream_t *s, const uint8_t *rtp, size_t len,
                          const hc_ep_send_opts_t *opts, uint64_t now_us);
 
+/*
+ * (added by the FEC work) FlexFEC on stream s: after every `group`
+ * consecutive packets sent (1..HC_FEC_MAX_GROUP; proto/repair.h's fec_k),
+ * one repair packet protecting them goes out on the stream's fec_ssrc, in
+ * the same flush. 0 turns it off. A new size starts a new group with the
+ * next packet (a partly filled group is dropped); setting the current size
+ * again changes nothing, so the caller may apply its policy every time it
+ * runs. A sequence jump (hc_endpoint_send_rtp) drops the unfinished group.
+ * Repair packets are not kept for RTX. Returns 0, or -HC_EINVAL (NULL, no
+ * fec_ssrc, group too large).
+ */
+int hc_endpoint_stream_fec(hc_ep_stream_t *s, unsigned group);
+
 /* ---- receiving ---- */
 
 typedef struct hc_ep_track_cfg {
@@ -245,6 +302,11 @@ typedef struct hc_ep_track_cfg {
                             this long for a missing packet */
     bool nack;           /* send NACKs for gaps (true for video and audio with RTX) */
     void *owner;
+    /* added by the FEC work */
+    uint32_t fec_ssrc;   /* joined.receive[i].fec_ssrc; 0: no FEC recovery */
+    uint32_t fec_window; /* with fec_ssrc: source packets kept for recovery, power of 2,
+                            at least twice the largest group (16..1024; 0: 64); about
+                            1.5 KB each, allocated at add */
 } hc_ep_track_cfg_t;
 
 int hc_endpoint_track_add(hc_endpoint_t *ep, const hc_ep_track_cfg_t *cfg, hc_ep_track_t **out);
@@ -271,6 +333,9 @@ typedef struct hc_ep_stream_stats {
     double loss;      /* fraction lost, from the relay's last report block */
     double jitter_ms; /* from the same */
     double rtt_ms;    /* from LSR/DLSR of that block, 0 until known */
+    /* added by the FEC work */
+    uint32_t fec_group;           /* current FEC group size, 0 = off */
+    uint64_t fec_sent, fec_bytes; /* repair packets sent, their RTP payload bytes */
 } hc_ep_stream_stats_t;
 
 typedef struct hc_ep_track_stats {
@@ -286,6 +351,10 @@ typedef struct hc_ep_track_stats {
     uint64_t srs_rx;
     uint64_t delivered; /* callbacks */
     double jitter_ms;   /* RFC 3550 A.8 */
+    /* added by the FEC work */
+    uint64_t fec_rx;        /* repair packets received that authenticated and parsed */
+    uint64_t fec_recovered; /* missing packets rebuilt from them (counted in recovered too) */
+    uint64_t fec_dropped;   /* repair packets unusable: malformed, stale, or contradicting */
 } hc_ep_track_stats_t;
 
 typedef struct hc_endpoint_stats {

@@ -26,6 +26,7 @@ void hc_router_cfg_default(hc_router_cfg_t *cfg)
     cfg->nack_max_retries = 5;
     cfg->rtx_max_age_ms = 1000;
     cfg->seed = 0x9e3779b9u; /* callers pass a random one */
+    cfg->fec_nack_hold_ms = 0;
 }
 
 /* ---- small shared helpers ---- */
@@ -178,7 +179,8 @@ int hc_router_new(hc_router_t **out, const hc_router_cfg_t *cfg, hc_loop_t *loop
     r->free_ins = free_stack(cfg->max_instreams);
     r->free_trk = free_stack(cfg->max_tracks);
     r->slots = aligned_alloc(64, (size_t)HC_UDP_TX_BATCH * HC_PKT_CAP);
-    uint32_t entries = cfg->max_legs + 2 * cfg->max_instreams + cfg->max_tracks;
+    /* legs' RTCP SSRCs, instreams' media, RTX and FEC SSRCs, tracks */
+    uint32_t entries = cfg->max_legs + 3 * cfg->max_instreams + cfg->max_tracks;
     if (!r->legs || !r->ins || !r->trk || !r->free_legs || !r->free_ins || !r->free_trk ||
         !r->slots || hc_ssrcmap_init(&r->map, entries, cfg->seed) < 0) {
         hc_router_destroy(&r);
@@ -319,8 +321,12 @@ void hc_router_input(hc_router_t *r, hc_pkt_t *pkt)
     learn_addr(r, leg, &pkt->peer, now);
     if (rtcp)
         rt_rtcp_input(r, leg, data, (size_t)n, now);
+    else if (RT_MAP_KIND(v) != RT_MAP_RTX)
+        rt_rtp_input(r, s, RT_VIA_MEDIA, data, (size_t)n, now);
+    else if (v & RT_MAP_FEC_FLAG)
+        rt_fec_input(r, s, data, (size_t)n, now);
     else
-        rt_rtp_input(r, s, RT_MAP_KIND(v) == RT_MAP_RTX, data, (size_t)n, now);
+        rt_rtp_input(r, s, RT_VIA_RTX, data, (size_t)n, now);
 out:
     hc_pool_put(r->pool, pkt);
 }
@@ -413,11 +419,13 @@ int hc_router_instream_add(hc_router_t *r, hc_leg_t *leg, const hc_instream_cfg_
 {
     if (!r || !leg || !cfg || !out || !leg->used) return -HC_EINVAL;
     if ((cfg->kind != HC_MEDIA_AUDIO && cfg->kind != HC_MEDIA_VIDEO) || cfg->clock_rate == 0 ||
-        cfg->pt > 127 || cfg->rtx_pt > 127 || cfg->ssrc == cfg->rtx_ssrc)
+        cfg->pt > 127 || cfg->rtx_pt > 127 || cfg->ssrc == cfg->rtx_ssrc ||
+        (cfg->fec_ssrc && (cfg->fec_ssrc == cfg->ssrc || cfg->fec_ssrc == cfg->rtx_ssrc)))
         return -HC_EINVAL;
     if (r->nfree_ins == 0) return -HC_EFULL;
     if (hc_ssrcmap_get(&r->map, cfg->ssrc, NULL) ||
-        (cfg->rtx_ssrc && hc_ssrcmap_get(&r->map, cfg->rtx_ssrc, NULL)))
+        (cfg->rtx_ssrc && hc_ssrcmap_get(&r->map, cfg->rtx_ssrc, NULL)) ||
+        (cfg->fec_ssrc && hc_ssrcmap_get(&r->map, cfg->fec_ssrc, NULL)))
         return -HC_EEXIST;
     uint32_t idx = r->free_ins[r->nfree_ins - 1];
     hc_instream_t *s = &r->ins[idx];
@@ -431,6 +439,8 @@ int hc_router_instream_add(hc_router_t *r, hc_leg_t *leg, const hc_instream_cfg_
         hc_history_init(&s->hist, hn, hn * ((video ? RT_AVG_VIDEO_PKT : RT_AVG_AUDIO_PKT) + 4));
     s->nack_mem = calloc(ncap, sizeof(*s->nack_mem));
     if (rc == 0 && !s->nack_mem) rc = -HC_ENOMEM;
+    s->ssrc = cfg->ssrc;
+    if (rc == 0 && cfg->fec_ssrc) rc = rt_fec_in_init(s);
     if (rc == 0 && !leg->twcc) {
         leg->twcc = calloc(1, sizeof(*leg->twcc));
         if (!leg->twcc)
@@ -443,9 +453,17 @@ int hc_router_instream_add(hc_router_t *r, hc_leg_t *leg, const hc_instream_cfg_
         rc = hc_ssrcmap_put(&r->map, cfg->rtx_ssrc, RT_MAP_VAL(RT_MAP_RTX, idx));
         if (rc < 0) hc_ssrcmap_del(&r->map, cfg->ssrc);
     }
+    if (rc == 0 && cfg->fec_ssrc) {
+        rc = hc_ssrcmap_put(&r->map, cfg->fec_ssrc, RT_MAP_VAL(RT_MAP_RTX, idx) | RT_MAP_FEC_FLAG);
+        if (rc < 0) {
+            hc_ssrcmap_del(&r->map, cfg->ssrc);
+            if (cfg->rtx_ssrc) hc_ssrcmap_del(&r->map, cfg->rtx_ssrc);
+        }
+    }
     if (rc < 0) {
         hc_history_fini(&s->hist);
         free(s->nack_mem);
+        free(s->fec);
         memset(s, 0, sizeof(*s));
         return rc;
     }
@@ -456,6 +474,7 @@ int hc_router_instream_add(hc_router_t *r, hc_leg_t *leg, const hc_instream_cfg_
     s->kind = cfg->kind;
     s->ssrc = cfg->ssrc;
     s->rtx_ssrc = cfg->rtx_ssrc;
+    s->fec_ssrc = cfg->fec_ssrc;
     s->pt = cfg->pt;
     s->rtx_pt = cfg->rtx_pt;
     s->clock_rate = cfg->clock_rate;
@@ -491,8 +510,10 @@ void hc_router_instream_remove(hc_router_t *r, hc_instream_t *s)
     hc_timer_stop(&s->kf_timer);
     hc_ssrcmap_del(&r->map, s->ssrc);
     if (s->rtx_ssrc) hc_ssrcmap_del(&r->map, s->rtx_ssrc);
+    if (s->fec_ssrc) hc_ssrcmap_del(&r->map, s->fec_ssrc);
     hc_history_fini(&s->hist);
     free(s->nack_mem);
+    free(s->fec);
     uint32_t idx = s->idx;
     memset(s, 0, sizeof(*s));
     r->free_ins[r->nfree_ins++] = idx;
@@ -519,6 +540,17 @@ uint8_t hc_instream_audio_level(const hc_instream_t *s, uint64_t now_us, bool *v
 
 /* ---- control plane: tracks ---- */
 
+static bool fec_policy_ok(const hc_fec_policy_t *p)
+{
+    if (p->budget_ms > 60000) return false;
+    switch (p->mode) {
+    case HC_FEC_AUTO:
+    case HC_FEC_OFF: return true;
+    case HC_FEC_FIXED: return p->k >= 1 && p->k <= HC_FEC_MAX_GROUP;
+    }
+    return false;
+}
+
 void *hc_track_owner(const hc_track_t *t)
 {
     return t->owner;
@@ -534,16 +566,24 @@ int hc_router_track_add(hc_router_t *r, hc_leg_t *subscriber, const hc_track_cfg
 {
     if (!r || !subscriber || !cfg || !out || !subscriber->used) return -HC_EINVAL;
     if ((cfg->kind != HC_MEDIA_AUDIO && cfg->kind != HC_MEDIA_VIDEO) || cfg->clock_rate == 0 ||
-        cfg->pt > 127 || cfg->rtx_pt > 127 || (cfg->rtx_ssrc && cfg->rtx_ssrc == cfg->ssrc))
+        cfg->pt > 127 || cfg->rtx_pt > 127 || (cfg->rtx_ssrc && cfg->rtx_ssrc == cfg->ssrc) ||
+        cfg->fec_pt > 127 ||
+        (cfg->fec_ssrc && (cfg->fec_ssrc == cfg->ssrc || cfg->fec_ssrc == cfg->rtx_ssrc)))
         return -HC_EINVAL;
+    if (cfg->fec_ssrc && !fec_policy_ok(&cfg->fec)) return -HC_EINVAL;
     if (r->nfree_trk == 0) return -HC_EFULL;
     uint32_t idx = r->free_trk[r->nfree_trk - 1];
-    int rc = hc_ssrcmap_put(&r->map, RT_TRACK_KEY(subscriber->idx, cfg->ssrc),
-                            RT_MAP_VAL(RT_MAP_TRACK, idx));
-    if (rc < 0) return rc;
-    r->nfree_trk--;
     hc_track_t *t = &r->trk[idx];
     memset(t, 0, sizeof(*t));
+    if (cfg->fec_ssrc && rt_fec_out_init(t) < 0) return -HC_ENOMEM;
+    int rc = hc_ssrcmap_put(&r->map, RT_TRACK_KEY(subscriber->idx, cfg->ssrc),
+                            RT_MAP_VAL(RT_MAP_TRACK, idx));
+    if (rc < 0) {
+        free(t->fec);
+        t->fec = NULL;
+        return rc;
+    }
+    r->nfree_trk--;
     t->used = true;
     t->idx = idx;
     t->leg = subscriber;
@@ -555,6 +595,12 @@ int hc_router_track_add(hc_router_t *r, hc_leg_t *subscriber, const hc_track_cfg
     t->clock_rate = cfg->clock_rate;
     t->owner = cfg->owner;
     t->rtx_seq = (uint16_t)rt_rand(r);
+    if (cfg->fec_ssrc) {
+        t->fec->ssrc = cfg->fec_ssrc;
+        t->fec->pt = cfg->fec_pt ? cfg->fec_pt : RT_FEC_PT;
+        t->fec->seq = (uint16_t)rt_rand(r);
+        rt_fec_set_policy(t, &cfg->fec);
+    }
     t->next_in_leg = subscriber->tracks;
     subscriber->tracks = t;
     r->c.tracks++;
@@ -574,10 +620,18 @@ void hc_router_track_remove(hc_router_t *r, hc_track_t *t)
         }
     }
     hc_ssrcmap_del(&r->map, RT_TRACK_KEY(leg->idx, t->ssrc));
+    free(t->fec);
     uint32_t idx = t->idx;
     memset(t, 0, sizeof(*t));
     r->free_trk[r->nfree_trk++] = idx;
     r->c.tracks--;
+}
+
+int hc_router_track_set_fec(hc_router_t *r, hc_track_t *t, const hc_fec_policy_t *p)
+{
+    if (!r || !t || !t->used || !p || !t->fec || !fec_policy_ok(p)) return -HC_EINVAL;
+    rt_fec_set_policy(t, p);
+    return 0;
 }
 
 int hc_router_track_set_source(hc_router_t *r, hc_track_t *t, hc_instream_t *src)
@@ -639,6 +693,9 @@ void hc_instream_stats(const hc_instream_t *s, hc_instream_stats_t *out)
     out->keyframes = s->keyframes;
     out->bitrate_bps = rate_now(&s->rate, rt_now(s->leg->r));
     out->rtt_ms = s->leg->rtt_us / 1000.0;
+    out->fec_rx = s->fec_rx;
+    out->recovered_fec = s->recovered_fec;
+    out->fec_dropped = s->fec_bad + (s->fec ? s->fec->dec.fec_dropped : 0);
 }
 
 void hc_track_stats(const hc_track_t *t, hc_track_stats_t *out)
@@ -658,6 +715,12 @@ void hc_track_stats(const hc_track_t *t, hc_track_stats_t *out)
     out->rtt_ms = t->rtt_ms;
     out->bitrate_bps = rate_now(&t->rate, rt_now(t->leg->r));
     out->remb_bps = t->remb_bps;
+    if (t->fec) {
+        out->fec_k = t->fec->k;
+        out->fec_sent = t->fec->sent;
+        out->fec_bytes = t->fec->bytes;
+        out->fec_loss = t->fec->loss;
+    }
 }
 
 void hc_router_counters(const hc_router_t *r, hc_router_counters_t *out)

@@ -40,6 +40,26 @@
  * queue; RTCP: handled (RR, SR, NACK -> RTX from history, PLI/FIR -> merged
  * request upstream, REMB/TWCC noted). No malloc, no blocking call, no log.
  *
+ * FlexFEC (RFC 8627), hop by hop (added by the FEC work): the relay
+ * rewrites SSRC, sequence numbers and timestamps per subscriber, which
+ * would break an XOR taken across it, so FEC ends and starts here.
+ * - Uplink: an instream with fec_ssrc takes the publisher's repair packets
+ *   (proto/fec.h decoder over the instream's recent packets); a packet
+ *   rebuilt from them is handled exactly like a late original (history,
+ *   fan-out, its upstream NACK cancelled; counted in recovered and
+ *   recovered_fec) but stays out of the receiver statistics, so the RRs
+ *   toward the publisher keep telling the loss its FEC has to cover.
+ *   Upstream NACKs go at once (FEC and NACK in parallel) unless
+ *   fec_nack_hold_ms asks them to wait for the repair packet.
+ * - Downlink: a track with fec_ssrc protects what it sends with its own
+ *   repair stream (1-D row FEC, a flexible mask over the next k packets
+ *   the track sends, so a gap the publisher's loss left does not break a
+ *   group and a late packet is protected too) when its policy says so:
+ *   HC_FEC_AUTO decides from the subscriber's receiver reports (fraction
+ *   lost, smoothed; jitter; RTT) through proto/repair.h, hysteresis
+ *   included; repair packets go under the subscriber leg's SRTP context
+ *   and are counted (fec_sent).
+ *
  * Timers (on the worker loop): RTCP reports toward every leg (SR for each
  * track with packets sent, RR for each instream) every report interval, which
  * also keeps carrier NAT mappings open; upstream NACK retries timed by RTT;
@@ -85,6 +105,12 @@ typedef struct hc_router_cfg {
     uint32_t nack_max_retries; /* upstream NACKs per lost packet (e.g. 5) */
     uint32_t rtx_max_age_ms;   /* do not retransmit packets older than this (e.g. 1000) */
     uint32_t seed;             /* hash seed for tables */
+    /* added by the FEC work: while an instream's repair packets arrive,
+     * upstream NACKs for a new gap wait this long for the repair packet of
+     * its group, saving the retransmissions FEC makes unnecessary at the
+     * cost of later ones for what it cannot repair (0, the default: NACK at
+     * once, FEC in parallel, a rebuilt packet cancels the retries) */
+    uint32_t fec_nack_hold_ms;
 } hc_router_cfg_t;
 
 /* Fills cfg with the defaults quoted above. */
@@ -142,6 +168,7 @@ typedef struct hc_instream_cfg {
     uint8_t pt, rtx_pt;  /* payload types on the wire */
     uint32_t clock_rate; /* 90000 video, 48000 Opus */
     void *owner;
+    uint32_t fec_ssrc; /* the publisher's FlexFEC stream, 0 = none (added by the FEC work) */
 } hc_instream_cfg_t;
 
 int hc_router_instream_add(hc_router_t *r, hc_leg_t *leg, const hc_instream_cfg_t *cfg,
@@ -155,6 +182,19 @@ uint8_t hc_instream_audio_level(const hc_instream_t *s, uint64_t now_us, bool *v
 /* Ask the publisher for a keyframe (merged with pending requests). */
 void hc_router_request_keyframe(hc_router_t *r, hc_instream_t *s);
 
+/* When a track sends FlexFEC (added by the FEC work). */
+typedef enum hc_fec_mode {
+    HC_FEC_AUTO = 0, /* from the subscriber's reports through proto/repair.h */
+    HC_FEC_OFF,      /* never */
+    HC_FEC_FIXED,    /* always, one repair packet per k packets */
+} hc_fec_mode_t;
+
+typedef struct hc_fec_policy {
+    hc_fec_mode_t mode;
+    uint8_t k;          /* HC_FEC_FIXED: group size, 1..HC_FEC_MAX_GROUP (proto/fec.h) */
+    uint32_t budget_ms; /* HC_FEC_AUTO: the subscriber's playout budget (0: 300; <= 60000) */
+} hc_fec_policy_t;
+
 typedef struct hc_track_cfg {
     hc_media_kind_t kind;
     uint32_t ssrc;     /* what the subscriber sees; assigned by the relay */
@@ -162,6 +202,10 @@ typedef struct hc_track_cfg {
     uint8_t pt, rtx_pt;
     uint32_t clock_rate;
     void *owner;
+    /* added by the FEC work */
+    uint32_t fec_ssrc;   /* the track's FlexFEC stream; 0 = never FEC */
+    uint8_t fec_pt;      /* its payload type; 0: 98 (HC_EP_PT_FLEXFEC) */
+    hc_fec_policy_t fec; /* zeroed: HC_FEC_AUTO, 300 ms budget */
 } hc_track_cfg_t;
 
 int hc_router_track_add(hc_router_t *r, hc_leg_t *subscriber, const hc_track_cfg_t *cfg,
@@ -172,6 +216,12 @@ int hc_router_track_add(hc_router_t *r, hc_leg_t *subscriber, const hc_track_cfg
  * keyframe (requested from src at once). */
 int hc_router_track_set_source(hc_router_t *r, hc_track_t *t, hc_instream_t *src);
 void hc_router_track_remove(hc_router_t *r, hc_track_t *t);
+/* Change a track's FEC policy (added by the FEC work). OFF and FIXED apply
+ * to the next packet; AUTO stops sending FEC and decides afresh at the next
+ * receiver report. 0, or -HC_EINVAL (no fec_ssrc, unknown mode, k out of
+ * range for FIXED, budget_ms over 60000). hc_router_track_add() checks the
+ * same of hc_track_cfg_t.fec when fec_ssrc is set. */
+int hc_router_track_set_fec(hc_router_t *r, hc_track_t *t, const hc_fec_policy_t *p);
 void *hc_track_owner(const hc_track_t *t);
 hc_instream_t *hc_track_source(const hc_track_t *t);
 
@@ -195,6 +245,10 @@ typedef struct hc_instream_stats {
     uint64_t keyframes;
     uint32_t bitrate_bps; /* over the last second */
     double rtt_ms;        /* from the publisher's SR/RR exchange, 0 when unknown */
+    /* added by the FEC work */
+    uint64_t fec_rx;        /* repair packets that authenticated and were held */
+    uint64_t recovered_fec; /* lost packets rebuilt from them (also in recovered) */
+    uint64_t fec_dropped;   /* repair packets unusable: malformed, stale, contradicting */
 } hc_instream_stats_t;
 
 typedef struct hc_track_stats {
@@ -207,6 +261,10 @@ typedef struct hc_track_stats {
     double rtt_ms; /* from LSR/DLSR of its RR against our SR */
     uint32_t bitrate_bps;
     uint64_t remb_bps; /* last REMB from the subscriber, 0 when none */
+    /* added by the FEC work */
+    uint32_t fec_k;               /* current FEC group size, 0 = off */
+    uint64_t fec_sent, fec_bytes; /* repair packets sent, SRTP bytes (in bytes too) */
+    double fec_loss;              /* smoothed loss the FEC decision uses */
 } hc_track_stats_t;
 
 void hc_leg_stats(const hc_leg_t *leg, hc_leg_stats_t *out);
@@ -224,6 +282,7 @@ typedef struct hc_router_counters {
     uint64_t drop_send;      /* sendmmsg refused */
     uint64_t drop_noaddr;    /* subscriber address not learned yet */
     uint64_t nacks_rx, nacks_tx, rtx_tx, plis_rx, plis_tx, firs_rx;
+    uint64_t fec_rx, fec_tx, fec_recovered; /* added by the FEC work */
     uint64_t rebinds;
     uint32_t legs, instreams, tracks;
 } hc_router_counters_t;

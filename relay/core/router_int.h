@@ -59,10 +59,35 @@
  *   compounds (SR..., RR, SDES CNAME "hc-relay").
  * - Timestamps of the relay's NTP clock are the loop's monotonic time plus
  *   the wall clock offset taken at hc_router_new(), so they never jump.
+ * - FlexFEC (router_fec.c). Uplink: the decoder (allocated with the
+ *   instream when it has a fec_ssrc: 64 source slots, 8 repair slots,
+ *   ~108 KB) gets every original after SRTP; a rebuilt packet enters
+ *   rt_rtp_input() like a late original but stays out of rxstats and of
+ *   the transport-wide record (it never crossed the link). While repair
+ *   packets arrived within the last second and fec_nack_hold_ms is set, a
+ *   gap arms the upstream NACK timer that much later instead of at once;
+ *   each repair packet that leaves something missing re-arms it at once. Downlink: the
+ *   encoder (allocated with the track when it has a fec_ssrc, ~1.5 KB)
+ *   takes each packet send_media() sends, after rewriting and before SRTP;
+ *   k packets whose numbers fit within 110 make one repair packet with a
+ *   flexible mask (RFC 8627 section 4.2.2.1), so a publisher-side gap does
+ *   not abandon the group and a late packet (repaired upstream) is still
+ *   protected when it fits the current group's span. Repair packets: the track's fec_ssrc,
+ *   own random sequence, the timestamp of the group's last packet, no
+ *   extensions, the subscriber leg's SRTP, not kept for RTX; counted in
+ *   the track's bytes and fec_sent, the router's tx and fec_tx. AUTO
+ *   policy: each receiver report block for the track updates the loss
+ *   (EWMA, 1/2 weight: a report covers ~1 s already) and feeds
+ *   proto/repair.h with it, the report's jitter, the leg's RTT (100 ms
+ *   while unknown) and the track's rate; its fec_k (hysteresis included)
+ *   becomes the group size. SSRC map: the FEC SSRC of an instream is
+ *   RT_MAP_RTX with RT_MAP_FEC_FLAG.
  */
 #ifndef HC_CORE_ROUTER_INT_H
 #define HC_CORE_ROUTER_INT_H
 
+#include "proto/fec.h"
+#include "proto/repair.h"
 #include "proto/rtp.h"
 #include "proto/rxstats.h"
 #include "proto/seq.h"
@@ -88,6 +113,12 @@
 #define RT_AVG_AUDIO_PKT    300     /* and audio (Opus with RED fits) */
 #define RT_MTU_PAYLOAD      1200    /* RTCP compounds the relay writes stay below this */
 #define RT_BITRATE_WINDOW   1000000
+#define RT_FEC_SRC_SLOTS    64      /* uplink decoder: source packets remembered */
+#define RT_FEC_FEC_SLOTS    8       /* and repair packets held */
+#define RT_FEC_ACTIVE_US    1000000 /* repair packets this recent: hold NACKs */
+#define RT_FEC_BUDGET_MS    300     /* hc_fec_policy_t.budget_ms 0 */
+#define RT_FEC_RTT_US       100000  /* RTT assumed for the decision while unknown */
+#define RT_FEC_PT           98      /* hc_track_cfg_t.fec_pt 0 (endpoint.h HC_EP_PT_FLEXFEC) */
 /* The largest plain RTP packet the relay forwards: its copy must fit a send
  * slot with the RTX OSN and the SRTP trailer. */
 #define RT_MAX_RTP (HC_PKT_CAP - HC_SRTP_MAX_TRAILER - 2)
@@ -99,7 +130,8 @@
 #define RT_MAP_TRACK          3u /* a track's SSRC, keyed with its leg */
 #define RT_MAP_VAL(kind, idx) (((uint32_t)(kind) << 30) | (uint32_t)(idx))
 #define RT_MAP_KIND(v)        ((v) >> 30)
-#define RT_MAP_IDX(v)         ((v)&0x3fffffffu)
+#define RT_MAP_IDX(v)         ((v)&0x00ffffffu) /* tables hold at most 1 << 24 */
+#define RT_MAP_FEC_FLAG       (1u << 29)        /* with RT_MAP_RTX: an instream's FEC SSRC */
 #define RT_TRACK_KEY(legidx, ssrc)                                                                 \
     ((1ull << 63) | ((uint64_t)(legidx) << 32) | (uint64_t)(uint32_t)(ssrc))
 
@@ -107,6 +139,39 @@ typedef struct rt_rate {
     uint64_t start_us, bytes;
     uint32_t bps;
 } rt_rate_t;
+
+/* how a packet reached an instream */
+enum { RT_VIA_MEDIA = 0, RT_VIA_RTX, RT_VIA_FEC };
+
+/* Uplink FlexFEC decoder of an instream, one allocation. */
+typedef struct rt_fec_in {
+    hc_fec_dec_t dec;
+    hc_fec_src_slot_t src[RT_FEC_SRC_SLOTS];
+    hc_fec_fec_slot_t fec[RT_FEC_FEC_SLOTS];
+} rt_fec_in_t;
+
+/* Downlink FlexFEC of a track (allocated only for tracks with a fec_ssrc,
+ * so the track table stays small): policy, decision and the encoder of k
+ * packets under a flexible mask. */
+typedef struct rt_fec_out {
+    uint32_t ssrc; /* the repair stream's */
+    uint8_t pt;
+    uint16_t seq;
+    hc_fec_policy_t pol;
+    bool have_loss;
+    double loss; /* smoothed, for the AUTO decision */
+    hc_repair_t policy;
+    uint64_t sent, bytes;
+    /* encoder */
+    unsigned k, count;
+    uint16_t base, last; /* first and last sequence number in the group */
+    uint8_t b0, b1;      /* XOR of P/X/CC and M/PT octets */
+    uint16_t len_rec;
+    uint32_t ts_rec;
+    size_t repair_len;
+    uint8_t mask[14];
+    uint8_t repair[HC_FEC_MAX_REPAIR];
+} rt_fec_out_t;
 
 typedef struct rt_leg_twcc {
     hc_twccfb_t fb;
@@ -173,6 +238,12 @@ struct hc_instream {
     int64_t lost;
     double loss;
     rt_rate_t rate;
+    /* FlexFEC from the publisher */
+    uint32_t fec_ssrc;
+    rt_fec_in_t *fec;
+    bool fec_seen;
+    uint64_t fec_seen_us;
+    uint64_t fec_rx, recovered_fec, fec_bad;
 };
 
 struct hc_track {
@@ -202,6 +273,7 @@ struct hc_track {
         switches, dropped_wait_kf, remb_bps;
     double loss, jitter_ms, rtt_ms;
     rt_rate_t rate;
+    rt_fec_out_t *fec; /* FlexFEC toward the subscriber: with a fec_ssrc only */
 };
 
 struct hc_router {
@@ -240,10 +312,31 @@ hc_track_t *rt_track_of(hc_router_t *r, hc_leg_t *leg, uint32_t ssrc);
 hc_instream_t *rt_instream_of(hc_router_t *r, uint32_t ssrc);
 
 /* router_rtp.c */
-void rt_rtp_input(hc_router_t *r, hc_instream_t *s, bool rtx, uint8_t *data, size_t len,
+/* via: RT_VIA_MEDIA, RT_VIA_RTX or RT_VIA_FEC (rebuilt from FlexFEC). */
+void rt_rtp_input(hc_router_t *r, hc_instream_t *s, int via, uint8_t *data, size_t len,
                   uint64_t now);
 bool rt_h264_keyframe_start(const uint8_t *payload, size_t len);
 void rt_track_unlink(hc_track_t *t);
+
+/* router_fec.c */
+/* Allocate the decoder / encoder for a new instream / track with fec_ssrc. */
+int rt_fec_in_init(hc_instream_t *s);
+int rt_fec_out_init(hc_track_t *t);
+/* A repair packet from the publisher (plain, after SRTP). */
+void rt_fec_input(hc_router_t *r, hc_instream_t *s, const uint8_t *data, size_t len, uint64_t now);
+/* After an original arrived on s: rebuild what its held repair packets allow. */
+void rt_fec_recover(hc_router_t *r, hc_instream_t *s, uint64_t now);
+/* When a new gap on s may be NACKed upstream. */
+uint64_t rt_fec_nack_due(const hc_router_t *r, const hc_instream_t *s, uint64_t now);
+/* Add the plain packet t is about to send (rewritten, before SRTP) to its
+ * FEC group; true when that completed the group: call rt_fec_send() once
+ * the packet is queued. */
+bool rt_fec_add(hc_track_t *t, const uint8_t *pkt, size_t len);
+void rt_fec_send(hc_router_t *r, hc_track_t *t, uint32_t ts, uint64_t now);
+/* A receiver report block about t: the AUTO decision. */
+void rt_fec_on_report(hc_router_t *r, hc_track_t *t, uint64_t now);
+/* Apply a policy (k for FIXED and OFF at once; AUTO at the next report). */
+void rt_fec_set_policy(hc_track_t *t, const hc_fec_policy_t *p);
 
 /* router_rtcp.c */
 void rt_rtcp_input(hc_router_t *r, hc_leg_t *leg, const uint8_t *buf, size_t len, uint64_t now);

@@ -211,6 +211,7 @@ static void on_blocks(hc_router_t *r, hc_leg_t *leg, const hc_rtcp_pkt_t *p, uin
             t->rtt_ms = rtt / 1000.0;
             rt_leg_rtt(leg, rtt, 2);
         }
+        rt_fec_on_report(r, t, now);
     }
 }
 

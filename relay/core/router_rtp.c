@@ -87,6 +87,7 @@ static void send_media(hc_router_t *r, hc_track_t *t, const uint8_t *pkt, size_t
     hc_rtp_set_ts(slot, ots);
     if (own_pt) hc_rtp_set_pt_marker(slot, t->pt, h->marker);
     if (twcc_off >= 0) hc_wr16(slot + twcc_off, leg->twcc_seq++);
+    bool fec_due = rt_fec_add(t, slot, len); /* parity over what the subscriber will see */
     int n = hc_srtp_protect(&leg->tx, slot, len, HC_PKT_CAP);
     if (n < 0) {
         /* -HC_EREPLAY: a duplicate older than the history got this far;
@@ -107,6 +108,7 @@ static void send_media(hc_router_t *r, hc_track_t *t, const uint8_t *pkt, size_t
         t->last_out_us = now;
         t->have_out = true;
     }
+    if (fec_due) rt_fec_send(r, t, ots, now);
 }
 
 /* The publisher's numbering started again (RFC 3550 A.1: two packets in a
@@ -123,10 +125,11 @@ static void restart_source(hc_instream_t *s)
     for (hc_track_t *t = s->tracks; t; t = t->src_next) t->epoch = false;
 }
 
-void rt_rtp_input(hc_router_t *r, hc_instream_t *s, bool rtx, uint8_t *data, size_t len,
+void rt_rtp_input(hc_router_t *r, hc_instream_t *s, int via, uint8_t *data, size_t len,
                   uint64_t now)
 {
     hc_leg_t *leg = s->leg;
+    bool rtx = via == RT_VIA_RTX;
     hc_rtp_hdr_t h;
     if (len > RT_MAX_RTP || hc_rtp_parse(data, len, &h) < 0) {
         r->c.drop_malformed++;
@@ -154,6 +157,11 @@ void rt_rtp_input(hc_router_t *r, hc_instream_t *s, bool rtx, uint8_t *data, siz
         }
         /* Only numbers behind the newest one can have been asked for. */
         if (!s->have_seq || hc_seq_diff(s->max_seq, h.seq) > 0) return;
+    } else if (via == RT_VIA_FEC) {
+        /* Rebuilt from the publisher's repair packets, which protect what
+         * the decoder's window holds: never a restart of the numbering. */
+        int d = s->have_seq ? hc_seq_diff(s->max_seq, h.seq) : 0;
+        if (d >= HC_RXSTATS_MAX_DROPOUT || d < -(int)(s->hist.mask + 1)) return;
     } else if (s->have_seq) {
         /* RFC 3550 A.1's test, except that a packet up to a history behind
          * counts as late rather than bad (A.1 allows 100): reordering on a
@@ -173,6 +181,9 @@ void rt_rtp_input(hc_router_t *r, hc_instream_t *s, bool rtx, uint8_t *data, siz
         }
     }
     uint16_t seq = h.seq;
+    /* Originals feed the FEC decoder (an RTX copy may differ from what the
+     * parity covers: padding dropped, transport-wide number renewed). */
+    if (via == RT_VIA_MEDIA && s->fec) (void)hc_fec_dec_add_source(&s->fec->dec, data, len);
     /* An RTX for a packet that arrived after all, or a duplicate: the
      * history has it, subscribers got it. */
     if (s->have_seq && hc_history_has(&s->hist, seq)) return;
@@ -182,22 +193,30 @@ void rt_rtp_input(hc_router_t *r, hc_instream_t *s, bool rtx, uint8_t *data, siz
         s->highest_ext = ext;
     }
     s->have_seq = true;
-    if (!rtx) {
+    if (via == RT_VIA_MEDIA) {
         s->have_bad = false;
         /* RFC 4588 section 8 (and 3550 6.4.1): reports describe the
-         * original stream before repair, so retransmissions stay out of
-         * loss and jitter. */
+         * original stream before repair, so retransmissions (and packets
+         * rebuilt from FEC) stay out of loss and jitter. */
         hc_rxstats_update(&s->rx, seq, h.ts, now);
     }
     hc_nackgen_fill_t fill;
     int gaps = hc_nackgen_on_packet(&s->nack, seq, now, &fill);
+    if (via == RT_VIA_FEC) {
+        /* Rebuilt: it did not arrive, whether or not a later packet had
+         * shown it missing yet (the last of a group can come back first). */
+        s->recovered_fec++;
+        r->c.fec_recovered++;
+        if (!fill.recovered) s->recovered++;
+    }
     if (fill.recovered) {
         s->recovered++;
         /* Karn: only an answer to the first request times the path. */
         if (rtx && fill.retries == 1 && fill.sent_us && now > fill.sent_us)
             rt_leg_rtt(leg, now - fill.sent_us, 1);
     }
-    if (gaps > 0 && s->rtx_ssrc && r->cfg.nack_max_retries) rt_nack_arm(r, s, now);
+    if (gaps > 0 && s->rtx_ssrc && r->cfg.nack_max_retries)
+        rt_nack_arm(r, s, rt_fec_nack_due(r, s, now));
     hc_history_put(&s->hist, seq, data, len, now);
 
     /* One pass over the header extensions (RFC 8285). */
@@ -211,14 +230,16 @@ void rt_rtp_input(hc_router_t *r, hc_instream_t *s, bool rtx, uint8_t *data, siz
             while (hc_rtpext_next(&it, &id, &d, &l) > 0) {
                 if (id == HC_EXT_TWCC && l == 2) {
                     twcc_off = (int)(d - data);
-                    if (leg->twcc) {
+                    /* A rebuilt packet never crossed the link. */
+                    if (leg->twcc && via != RT_VIA_FEC) {
                         hc_twccfb_record(&leg->twcc->fb, hc_rd16(d), now);
                         leg->twcc->media_ssrc = s->ssrc;
                         if (!hc_timer_active(&leg->twcc->timer))
                             hc_timer_start(r->loop, &leg->twcc->timer, now + RT_TWCC_INTERVAL_US,
                                            rt_twcc_timer_fn, leg);
                     }
-                } else if (id == HC_EXT_AUDIO_LEVEL && s->kind == HC_MEDIA_AUDIO && !rtx) {
+                } else if (id == HC_EXT_AUDIO_LEVEL && s->kind == HC_MEDIA_AUDIO &&
+                           via == RT_VIA_MEDIA) {
                     bool voice;
                     uint8_t level;
                     if (hc_rtpext_audio_level_parse(d, l, &voice, &level) > 0) {
@@ -276,4 +297,7 @@ void rt_rtp_input(hc_router_t *r, hc_instream_t *s, bool rtx, uint8_t *data, siz
             if (r->ev.track_switched) r->ev.track_switched(r->ev.ud, t, s);
         }
     }
+    /* An original may complete a group whose repair packet is held. Not
+     * after a rebuilt packet: rt_fec_recover() is looping already. */
+    if (via == RT_VIA_MEDIA && s->fec && s->nack.live) rt_fec_recover(r, s, now);
 }

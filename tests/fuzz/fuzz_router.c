@@ -23,10 +23,20 @@
  * Checks (abort): every packet goes back to the pool; nothing
  * unauthenticated is counted as received; the table counters stay what
  * the setup made.
- *
- * tests/CMakeLists.txt links harnesses with hcproto only, so the relay/core
- * sources are compiled into this file.
  */
+#include "proto/bytes.h"
+#include "proto/rtp.h"
+#include "proto/srtp.h"
+#include "relay/core/addr.h"
+#include "relay/core/loop.h"
+#include "relay/core/pool.h"
+#include "relay/core/router.h"
+#include "relay/core/udp.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,6 +10,7 @@
 
 #include "proto/bytes.h"
 #include "proto/err.h"
+#include "proto/fec.h"
 #include "proto/rtcp.h"
 #include "proto/rtp.h"
 #include "proto/rtpext.h"
@@ -25,6 +26,7 @@
 
 #define SSRC_V    0x11110000u
 #define SSRC_VRTX 0x11110001u
+#define SSRC_VFEC 0x11110002u
 #define SSRC_A    0x22220000u
 #define RTCP_A    0x33330000u
 #define RTCP_B    0x44440000u
@@ -33,12 +35,13 @@
 typedef struct rec {
     uint16_t seq;
     uint32_t ts;
-    bool marker, recovered, rtx, has_al;
+    bool marker, recovered, rtx, fec, has_al;
     uint8_t level;
     uint32_t skipped;
     uint64_t capture;
     size_t len;
     uint8_t first;
+    uint32_t sum; /* of the payload bytes */
 } rec_t;
 
 typedef struct net {
@@ -64,6 +67,8 @@ typedef struct net {
 
 static uint8_t K1[HC_SRTP_MAX_KEY_LEN], K2[HC_SRTP_MAX_KEY_LEN];
 static uint32_t g_report_ms; /* report interval for the next net_new(), 0: default */
+static bool g_fec;           /* next net_new(): video with FlexFEC on SSRC_VFEC */
+static uint32_t g_hold_ms;   /* next net_new(): fec_nack_hold_ms */
 
 static void keys(void)
 {
@@ -90,6 +95,9 @@ static void on_rtp(void *ud, hc_ep_track_t *t, const hc_ep_rx_t *rx)
     r->capture = rx->capture_wall_us;
     r->len = rx->len;
     r->first = rx->len ? rx->payload[0] : 0;
+    r->fec = rx->fec;
+    r->sum = 0;
+    for (size_t i = 0; i < rx->len; i++) r->sum += rx->payload[i] * (uint32_t)(i + 1);
 }
 
 static void on_keyframe(void *ud, hc_ep_stream_t *s, bool fir)
@@ -124,6 +132,7 @@ static void ep_cfg(hc_endpoint_cfg_t *c, net_t *n, const uint8_t *up, const uint
     c->ev.keyframe = on_keyframe;
     c->rtt_init_ms = 20;
     if (g_report_ms) c->report_ms = c->keepalive_ms = g_report_ms;
+    c->fec_nack_hold_ms = g_hold_ms;
 }
 
 /* A publishes video (with RTX) and audio; B receives both. */
@@ -147,7 +156,8 @@ static net_t *net_new(uint32_t reorder_ms, const uint8_t *b_down)
                              .clock_rate = 90000,
                              .ext = HC_EP_EXT_CAPTURE_TIME | HC_EP_EXT_TWCC,
                              .history = 256,
-                             .first_seq = 65500};
+                             .first_seq = 65500,
+                             .fec_ssrc = g_fec ? SSRC_VFEC : 0};
     ck_assert_int_eq(hc_endpoint_stream_add(n->a, &sc, &n->sv), 0);
     hc_ep_stream_cfg_t ac = {.ssrc = SSRC_A,
                              .pt = HC_EP_PT_OPUS,
@@ -162,7 +172,8 @@ static net_t *net_new(uint32_t reorder_ms, const uint8_t *b_down)
                             .clock_rate = 90000,
                             .window = 256,
                             .reorder_ms = reorder_ms,
-                            .nack = true};
+                            .nack = true,
+                            .fec_ssrc = g_fec ? SSRC_VFEC : 0};
     ck_assert_int_eq(hc_endpoint_track_add(n->b, &tc, &n->tv), 0);
     hc_ep_track_cfg_t ta = {.ssrc = SSRC_A, .clock_rate = 48000, .window = 64};
     ck_assert_int_eq(hc_endpoint_track_add(n->b, &ta, &n->ta), 0);
@@ -249,6 +260,34 @@ static void send_video(net_t *n, int count, uint64_t *now, uint64_t step_us)
         payload[0] = (uint8_t)i;
         int seq = hc_endpoint_send(n->a, n->sv, payload, sizeof payload, 3000u * (uint32_t)i,
                                    (i % 4) == 3, NULL, *now);
+        ck_assert_int_ge(seq, 0);
+        pump(n, *now);
+        *now += step_us;
+    }
+}
+
+/* Packets of varying size and content (FEC length recovery), i-th one. */
+static size_t var_payload(int i, uint8_t *p)
+{
+    size_t len = 100 + (size_t)(i * 137) % 1000;
+    for (size_t k = 0; k < len; k++) p[k] = (uint8_t)(i * 31 + k * 7);
+    return len;
+}
+
+static uint32_t sum_of(const uint8_t *p, size_t len)
+{
+    uint32_t sum = 0;
+    for (size_t i = 0; i < len; i++) sum += p[i] * (uint32_t)(i + 1);
+    return sum;
+}
+
+static void send_video_var(net_t *n, int count, uint64_t *now, uint64_t step_us)
+{
+    for (int i = 0; i < count; i++) {
+        uint8_t payload[1200];
+        size_t len = var_payload(i, payload);
+        int seq = hc_endpoint_send(n->a, n->sv, payload, len, 3000u * (uint32_t)(i / 3),
+                                   (i % 3) == 2, NULL, *now);
         ck_assert_int_ge(seq, 0);
         pump(n, *now);
         *now += step_us;
@@ -650,6 +689,208 @@ START_TEST(bad_input_is_counted)
 }
 END_TEST
 
+START_TEST(fec_round_trip_with_drops)
+{
+    g_fec = true;
+    g_hold_ms = 30;
+    net_t *n = net_new(0, NULL);
+    g_fec = false;
+    g_hold_ms = 0;
+    uint64_t now = 1000000;
+    hc_endpoint_start(n->a, now);
+    hc_endpoint_start(n->b, now);
+    ck_assert_int_eq(hc_endpoint_stream_fec(n->sv, 5), 0);
+    /* One packet of every group of 5 but the first, at every position in
+     * turn (the last one too: rebuilt before anything after it came), and
+     * no retransmission gets through: only FEC can bring them back. */
+    for (int g = 1; g < 17; g++) n->drop[n->ndrop++] = (uint16_t)(65500 + 5 * g + g % 5);
+    n->drop_rtx = true;
+    send_video_var(n, 100, &now, 1000);
+    for (int i = 0; i < 5; i++) {
+        now += 10000;
+        pump(n, now);
+    }
+    ck_assert_int_eq(n->nrec, 100);
+    int fec = 0;
+    for (int i = 0; i < n->nrec; i++) {
+        rec_t *r = &n->rec[i];
+        int k = (uint16_t)(r->seq - 65500);
+        bool dropped = false;
+        for (int d = 0; d < n->ndrop; d++) dropped |= n->drop[d] == r->seq;
+        ck_assert_int_eq(r->fec, dropped);
+        ck_assert_int_eq(r->recovered, dropped);
+        ck_assert(!r->rtx);
+        uint8_t want[1200];
+        size_t wl = var_payload(k, want);
+        ck_assert_uint_eq(r->len, wl);
+        ck_assert_uint_eq(r->sum, sum_of(want, wl));
+        ck_assert_uint_eq(r->ts, 3000u * (uint32_t)(k / 3));
+        ck_assert_int_eq(r->marker, (k % 3) == 2);
+        ck_assert_uint_gt(r->capture, 0); /* extensions are rebuilt too */
+        fec += r->fec;
+    }
+    ck_assert_int_eq(fec, 16);
+    hc_ep_track_stats_t ts;
+    hc_ep_track_stats(n->tv, &ts);
+    ck_assert_uint_eq(ts.fec_rx, 20);
+    ck_assert_uint_eq(ts.fec_recovered, 16);
+    ck_assert_uint_eq(ts.missing, 16);
+    ck_assert_uint_eq(ts.recovered, 16);
+    ck_assert_uint_eq(ts.rtx, 0);
+    ck_assert_uint_eq(ts.lost, 0);
+    ck_assert_uint_eq(ts.duplicates, 0);
+    ck_assert_uint_eq(ts.fec_dropped, 0);
+    /* FEC came within the 30 ms hold every time: nothing was NACKed */
+    ck_assert_uint_eq(ts.nacks_sent, 0);
+    hc_ep_stream_stats_t ss;
+    hc_ep_stream_stats(n->sv, &ss);
+    ck_assert_uint_eq(ss.fec_group, 5);
+    ck_assert_uint_eq(ss.fec_sent, 20);
+    ck_assert_uint_gt(ss.fec_bytes, 20 * 100);
+    ck_assert_uint_eq(ss.packets, 100);
+    ck_assert_uint_eq(ss.nacks_rx, 0);
+    net_free(n);
+}
+END_TEST
+
+START_TEST(fec_in_order_and_nack_fallback)
+{
+    g_fec = true;
+    g_hold_ms = 1000;
+    net_t *n = net_new(100, NULL);
+    g_fec = false;
+    g_hold_ms = 0;
+    uint64_t now = 1000000;
+    hc_endpoint_start(n->a, now);
+    hc_endpoint_start(n->b, now);
+    ck_assert_int_eq(hc_endpoint_stream_fec(n->sv, 4), 0);
+    /* group 2 (seq +8..+11) loses one packet: FEC; group 4 (+16..+19)
+     * loses two: its repair packet cannot help, and the NACK goes out as
+     * soon as that repair packet arrived, not after the hold. */
+    n->drop[0] = (uint16_t)(65500 + 9);
+    n->drop[1] = (uint16_t)(65500 + 16);
+    n->drop[2] = (uint16_t)(65500 + 18);
+    n->ndrop = 3;
+    n->drop_once = true;
+    send_video_var(n, 24, &now, 1000);
+    for (int i = 0; i < 10; i++) {
+        now += 10000;
+        pump(n, now);
+    }
+    ck_assert_int_eq(n->nrec, 24);
+    for (int i = 0; i < 24; i++) {
+        rec_t *r = &n->rec[i];
+        ck_assert_uint_eq(r->seq, (uint16_t)(65500 + i)); /* in order */
+        ck_assert_int_eq(r->fec, i == 9);
+        ck_assert_int_eq(r->rtx, i == 16 || i == 18);
+        ck_assert_uint_eq(r->skipped, 0);
+    }
+    hc_ep_track_stats_t ts;
+    hc_ep_track_stats(n->tv, &ts);
+    ck_assert_uint_eq(ts.fec_recovered, 1);
+    ck_assert_uint_eq(ts.rtx, 2);
+    ck_assert_uint_eq(ts.lost, 0);
+    ck_assert_uint_eq(ts.nacks_sent, 2);
+    net_free(n);
+}
+END_TEST
+
+START_TEST(fec_reports_loss_before_repair)
+{
+    g_fec = true;
+    net_t *n = net_new(0, NULL);
+    g_fec = false;
+    uint64_t now = 1000000;
+    hc_endpoint_start(n->a, now);
+    hc_endpoint_start(n->b, now);
+    ck_assert_int_eq(hc_endpoint_stream_fec(n->sv, 4), 0);
+    /* one in every 4: 25 % lost on the way, all of it repaired */
+    for (int g = 1; g < 16; g++) n->drop[n->ndrop++] = (uint16_t)(65500 + 4 * g + 1);
+    n->drop_rtx = true;
+    send_video_var(n, 64, &now, 1000);
+    /* B's next RR tells A the loss the link had, not what is left */
+    for (int i = 0; i < 30; i++) {
+        now += 50000;
+        pump(n, now);
+    }
+    hc_ep_track_stats_t ts;
+    hc_ep_track_stats(n->tv, &ts);
+    ck_assert_uint_eq(ts.fec_recovered, 15);
+    ck_assert_uint_eq(ts.lost, 0);
+    hc_ep_stream_stats_t ss;
+    hc_ep_stream_stats(n->sv, &ss);
+    ck_assert(ss.loss > 0.2 && ss.loss < 0.27);
+    /* off again: no more repair packets */
+    ck_assert_int_eq(hc_endpoint_stream_fec(n->sv, 0), 0);
+    n->ndrop = 0;
+    uint64_t before = ss.fec_sent;
+    send_video_var(n, 12, &now, 1000);
+    hc_ep_stream_stats(n->sv, &ss);
+    ck_assert_uint_eq(ss.fec_sent, before);
+    ck_assert_uint_eq(ss.fec_group, 0);
+    net_free(n);
+}
+END_TEST
+
+START_TEST(fec_api_errors)
+{
+    keys();
+    hc_endpoint_cfg_t c;
+    hc_endpoint_cfg_default(&c);
+    ck_assert_uint_eq(c.fec_nack_hold_ms, 0);
+    hc_addr_parse("127.0.0.1:9", &c.remote);
+    hc_endpoint_t *ep = NULL;
+    ck_assert_int_eq(hc_endpoint_new(&ep, &c), 0);
+    hc_ep_stream_cfg_t sc = {.ssrc = 5, .rtx_ssrc = 6, .clock_rate = 90000};
+    hc_ep_stream_t *s, *s2;
+    ck_assert_int_eq(hc_endpoint_stream_add(ep, &sc, &s), 0);
+    ck_assert_int_eq(hc_endpoint_stream_fec(s, 5), -HC_EINVAL); /* no fec_ssrc */
+    ck_assert_int_eq(hc_endpoint_stream_fec(NULL, 5), -HC_EINVAL);
+    sc.ssrc = 7;
+    sc.rtx_ssrc = 0;
+    sc.fec_ssrc = 7;
+    ck_assert_int_eq(hc_endpoint_stream_add(ep, &sc, &s2), -HC_EINVAL); /* same as ssrc */
+    sc.fec_ssrc = 6;
+    ck_assert_int_eq(hc_endpoint_stream_add(ep, &sc, &s2), -HC_EEXIST); /* s's RTX */
+    sc.fec_ssrc = 8;
+    sc.fec_pt = 200;
+    ck_assert_int_eq(hc_endpoint_stream_add(ep, &sc, &s2), -HC_EINVAL);
+    sc.fec_pt = 0;
+    ck_assert_int_eq(hc_endpoint_stream_add(ep, &sc, &s2), 0);
+    ck_assert_int_eq(hc_endpoint_stream_fec(s2, HC_FEC_MAX_GROUP + 1), -HC_EINVAL);
+    ck_assert_int_eq(hc_endpoint_stream_fec(s2, HC_FEC_MAX_GROUP), 0);
+    ck_assert_int_eq(hc_endpoint_stream_fec(s2, 0), 0);
+    hc_ep_stream_stats_t ss;
+    hc_ep_stream_stats(s2, &ss);
+    ck_assert_uint_eq(ss.fec_group, 0);
+
+    hc_ep_track_cfg_t tc = {.ssrc = 9, .clock_rate = 90000, .window = 64, .fec_ssrc = 10};
+    hc_ep_track_t *t;
+    tc.fec_window = 48;
+    ck_assert_int_eq(hc_endpoint_track_add(ep, &tc, &t), -HC_EINVAL);
+    tc.fec_window = 2048;
+    ck_assert_int_eq(hc_endpoint_track_add(ep, &tc, &t), -HC_EINVAL);
+    tc.fec_window = 0;
+    tc.fec_ssrc = 9;
+    ck_assert_int_eq(hc_endpoint_track_add(ep, &tc, &t), -HC_EINVAL);
+    tc.fec_ssrc = 10;
+    ck_assert_int_eq(hc_endpoint_track_add(ep, &tc, &t), 0);
+    /* the FEC SSRC belongs to the track but is not the track */
+    ck_assert_ptr_null(hc_endpoint_track_find(ep, 10));
+    hc_ep_track_cfg_t tc2 = {.ssrc = 10, .clock_rate = 90000, .window = 64};
+    hc_ep_track_t *t2;
+    ck_assert_int_eq(hc_endpoint_track_add(ep, &tc2, &t2), -HC_EEXIST);
+    /* garbage on the FEC SSRC: decrypted and refused, counted */
+    uint8_t junk[40] = {0x80, HC_EP_PT_FLEXFEC, 0, 1, 0, 0, 0, 0, 0, 0, 0, 10};
+    hc_endpoint_input(ep, junk, sizeof junk, NULL, 0);
+    hc_endpoint_stats_t es;
+    hc_endpoint_stats(ep, &es);
+    ck_assert_uint_eq(es.drop_auth, 1);
+    hc_endpoint_track_remove(ep, t);
+    hc_endpoint_destroy(&ep);
+}
+END_TEST
+
 START_TEST(api_errors)
 {
     keys();
@@ -709,6 +950,10 @@ static Suite *suite(void)
     tcase_add_test(tc, audio_level_and_whole_packets);
     tcase_add_test(tc, bad_input_is_counted);
     tcase_add_test(tc, api_errors);
+    tcase_add_test(tc, fec_round_trip_with_drops);
+    tcase_add_test(tc, fec_in_order_and_nack_fallback);
+    tcase_add_test(tc, fec_reports_loss_before_repair);
+    tcase_add_test(tc, fec_api_errors);
     suite_add_tcase(s, tc);
     return s;
 }

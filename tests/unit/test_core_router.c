@@ -8,6 +8,7 @@
  */
 #include "proto/bytes.h"
 #include "proto/err.h"
+#include "proto/fec.h"
 #include "proto/rtcp.h"
 #include "proto/rtp.h"
 #include "proto/rtpext.h"
@@ -1491,7 +1492,10 @@ START_TEST(reports_split_over_datagrams)
     send_rtp(&pub, 0x94000, PT_OPUS, 5, 5, pl, 40, NULL);
     pump();
     client_clear(&peer);
-    advance(cfg.report_ms * MS + 5 * MS);
+    /* Legs report first at 1 ms + a random phase of the interval after
+     * they were added (at this same simulated time): up to 1 ms past one
+     * interval holds exactly one round. */
+    advance(cfg.report_ms * MS + 1 * MS);
     client_poll(&peer);
     size_t compounds = 0, srs = 0, blocks = 0;
     for (size_t i = 0; i < peer.ngot; i++) {
@@ -1557,6 +1561,437 @@ START_TEST(publisher_restart_stays_continuous)
 }
 END_TEST
 
+/* ---- FlexFEC (RFC 8627), hop by hop ---- */
+
+#define PT_FEC 98
+
+/* A video packet of varying size whose payload is a function of seq. */
+static size_t fec_media(uint8_t *rtp, uint32_t ssrc, uint16_t seq, uint32_t ts, bool key)
+{
+    uint8_t pl[1200];
+    size_t n = 200 + (size_t)(seq * 53u) % 900;
+    memcpy(pl, key ? IDR : PSLICE, 4);
+    for (size_t i = 4; i < n; i++) pl[i] = (uint8_t)(seq * 7u ^ i);
+    rtp_opts_t o = NO_OPTS;
+    o.marker = seq % 3 == 0;
+    o.capture = 0x0102030405060708ull + seq;
+    return build_rtp(rtp, ssrc, PT_H264, seq, ts, pl, n, &o);
+}
+
+static void send_plain(client_t *c, const uint8_t *rtp, size_t len)
+{
+    uint32_t out[600];
+    send_raw(c, (uint8_t *)out, protect_rtp(c, rtp, len, out));
+}
+
+/* Publisher side of the uplink: send packet seq (unless drop) and feed it
+ * to the encoder; when that completes a group, send the repair packet. */
+static void fec_pub_send(client_t *c, hc_fec_enc_t *enc, uint32_t fec_ssrc, uint16_t *fseq,
+                         uint16_t seq, uint32_t ts, bool key, bool drop)
+{
+    uint8_t rtp[1600];
+    size_t len = fec_media(rtp, enc->ssrc, seq, ts, key);
+    if (!drop) send_plain(c, rtp, len);
+    if (hc_fec_enc_add(enc, rtp, len) == 1) {
+        uint8_t f[1600];
+        hc_fec_rtp_t fh = {.ssrc = fec_ssrc, .seq = (*fseq)++, .ts = ts, .pt = PT_FEC};
+        int n = hc_fec_enc_write(enc, &fh, f, sizeof(f));
+        ck_assert_int_gt(n, 0);
+        send_plain(c, f, (size_t)n);
+    }
+}
+
+static hc_instream_t *add_fec_instream(client_t *c, uint32_t ssrc)
+{
+    hc_instream_cfg_t ic = {.kind = HC_MEDIA_VIDEO,
+                            .ssrc = ssrc,
+                            .rtx_ssrc = ssrc + 1,
+                            .fec_ssrc = ssrc + 2,
+                            .pt = PT_H264,
+                            .rtx_pt = PT_RTX,
+                            .clock_rate = 90000};
+    hc_instream_t *s;
+    ck_assert_int_eq(hc_router_instream_add(R.r, c->leg, &ic, &s), 0);
+    return s;
+}
+
+static hc_track_t *add_fec_track(client_t *c, uint32_t ssrc, hc_instream_t *src,
+                                 const hc_fec_policy_t *pol)
+{
+    hc_track_cfg_t tc = {.kind = HC_MEDIA_VIDEO,
+                         .ssrc = ssrc,
+                         .rtx_ssrc = ssrc + 1,
+                         .fec_ssrc = ssrc + 2,
+                         .pt = 102,
+                         .rtx_pt = 103,
+                         .clock_rate = 90000};
+    if (pol) tc.fec = *pol;
+    hc_track_t *t;
+    ck_assert_int_eq(hc_router_track_add(R.r, c->leg, &tc, &t), 0);
+    if (src) ck_assert_int_eq(hc_router_track_set_source(R.r, t, src), 0);
+    return t;
+}
+
+/* An RR from the subscriber about ssrc with this fraction lost (/256). */
+static void send_rr_loss(client_t *c, uint32_t ssrc, uint8_t fraction)
+{
+    hc_rtcp_rb_t rb;
+    memset(&rb, 0, sizeof(rb));
+    rb.ssrc = ssrc;
+    rb.fraction_lost = fraction;
+    uint8_t b[128];
+    int n = hc_rtcp_write_rr(b, sizeof(b), c->rtcp_ssrc, &rb, 1);
+    ck_assert_int_gt(n, 0);
+    send_rtcp(c, b, (size_t)n);
+}
+
+START_TEST(uplink_fec_recovers_without_gap)
+{
+    hc_router_cfg_t cfg;
+    hc_router_cfg_default(&cfg);
+    ck_assert_uint_eq(cfg.fec_nack_hold_ms, 0);
+    cfg.max_legs = cfg.max_instreams = 16;
+    cfg.max_tracks = 32;
+    cfg.history_video = 256;
+    cfg.history_audio = 64;
+    /* NACKs wait for the repair packet (a long hold: its arrival ends it) */
+    cfg.fec_nack_hold_ms = 1000;
+    relay_start(&cfg);
+    client_t pub, sub;
+    client_new(&pub);
+    client_new(&sub);
+    send_keepalive(&sub);
+    hc_instream_t *in = add_fec_instream(&pub, 0x91000);
+    add_track(&sub, HC_MEDIA_VIDEO, 0x7500, 0, in);
+    pump();
+    hc_fec_enc_t enc;
+    ck_assert_int_eq(hc_fec_enc_init(&enc, 0x91000, 5), 0);
+    uint16_t fseq = 7;
+    /* The first group whole (the relay sees FEC is on), then 7 groups of 5
+     * losing one packet each, at every position in turn: the last one
+     * too, rebuilt before anything after it arrives. */
+    enum { N = 40 };
+    int dropped = 0;
+    for (int k = 0; k < N; k++) {
+        bool drop = k >= 5 && k % 5 == (k / 5) % 5;
+        dropped += drop;
+        fec_pub_send(&pub, &enc, 0x91002, &fseq, (uint16_t)(65520 + k), 3000u * (uint32_t)k, k == 0,
+                     drop);
+        R.now += 1 * MS;
+        pump();
+    }
+    client_poll(&sub);
+    ck_assert_uint_eq(sub.bad, 0);
+    hc_rtp_hdr_t h[N + 4];
+    ck_assert_uint_eq(rtp_for(&sub, 0x7500, h, N + 4), N);
+    /* Every number exactly once with the original content: no gap. */
+    bool seen[N] = {false};
+    for (int i = 0; i < N; i++) {
+        int k = (uint16_t)(h[i].seq - h[0].seq);
+        ck_assert_int_lt(k, N);
+        ck_assert(!seen[k]);
+        seen[k] = true;
+        uint8_t rtp[1600];
+        size_t len = fec_media(rtp, 0x91000, (uint16_t)(65520 + k), 0, k == 0);
+        hc_rtp_hdr_t o;
+        ck_assert_int_gt(hc_rtp_parse(rtp, len, &o), 0);
+        ck_assert_uint_eq(h[i].payload_len, o.payload_len);
+        ck_assert_mem_eq(h[i].payload, o.payload, o.payload_len);
+        ck_assert_uint_eq(h[i].ts - h[0].ts, 3000u * (uint32_t)k);
+        ck_assert_int_eq(h[i].marker, o.marker);
+    }
+    hc_instream_stats_t is;
+    hc_instream_stats(in, &is);
+    ck_assert_uint_eq(is.fec_rx, N / 5);
+    ck_assert_uint_eq(is.recovered_fec, (uint64_t)dropped);
+    ck_assert_uint_eq(is.recovered, (uint64_t)dropped);
+    ck_assert_uint_eq(is.lost, (uint64_t)dropped); /* reports keep the loss before repair */
+    ck_assert_uint_eq(is.fec_dropped, 0);
+    /* Every loss came back within the hold: no NACK went upstream. */
+    advance(200 * MS);
+    client_poll(&pub);
+    hc_rtcp_pkt_t np[4];
+    ck_assert_uint_eq(rtcp_of(&pub, HC_RTCP_KIND_NACK, np, 4), 0);
+    hc_instream_stats(in, &is);
+    ck_assert_uint_eq(is.nacks_sent, 0);
+    hc_router_counters_t c = counters();
+    ck_assert_uint_eq(c.fec_rx, N / 5);
+    ck_assert_uint_eq(c.fec_recovered, (uint64_t)dropped);
+    client_clear(&pub);
+    /* Two losses in one group: its repair packet cannot help, and the NACK
+     * for both goes at once when it arrives, not after the hold. */
+    for (int k = N; k < N + 5; k++)
+        fec_pub_send(&pub, &enc, 0x91002, &fseq, (uint16_t)(65520 + k), 3000u * (uint32_t)k, false,
+                     k == N + 1 || k == N + 3);
+    pump();
+    client_poll(&pub);
+    ck_assert_uint_eq(rtcp_of(&pub, HC_RTCP_KIND_NACK, np, 4), 1);
+    uint16_t lost[4];
+    ck_assert_int_eq(hc_rtcp_nack_lost(&np[0], lost, 4), 2);
+    ck_assert_uint_eq(lost[0], (uint16_t)(65520 + N + 1));
+    ck_assert_uint_eq(lost[1], (uint16_t)(65520 + N + 3));
+    /* A repair packet that is not one: counted, nothing else. */
+    uint8_t junk[40] = {0x81, PT_FEC, 0x03, 0xe8, 0, 0,    0,    1,
+                        0,    0x09,   0x10, 0x02, 0, 0x09, 0x10, 0};
+    send_plain(&pub, junk, sizeof(junk));
+    pump();
+    hc_instream_stats(in, &is);
+    ck_assert_uint_eq(is.fec_dropped, 1);
+    ck_assert_uint_eq(counters().drop_malformed, 1);
+    client_free(&pub);
+    client_free(&sub);
+    relay_stop();
+}
+END_TEST
+
+/* The subscriber's side: rebuild packet `missing` (a track seq) from what
+ * it got, the FEC packets included, with a proto/fec.h decoder. */
+static bool sub_recovers(client_t *c, uint32_t ssrc, uint32_t fec_ssrc, uint16_t missing,
+                         uint8_t *out, size_t *out_len)
+{
+    hc_fec_src_slot_t *src = calloc(256, sizeof(*src));
+    hc_fec_fec_slot_t fec[16];
+    hc_fec_dec_t d;
+    ck_assert_int_eq(hc_fec_dec_init(&d, ssrc, src, 256, fec, 16), 0);
+    for (size_t i = 0; i < c->ngot; i++) {
+        got_t *g = &c->got[i];
+        if (g->rtcp) continue;
+        uint32_t s = hc_rd32(g->buf + 8);
+        if (s == ssrc && hc_rd16(g->buf + 2) != missing)
+            ck_assert_int_eq(hc_fec_dec_add_source(&d, g->buf, g->len), 0);
+        else if (s == fec_ssrc)
+            ck_assert_int_eq(hc_fec_dec_add_fec(&d, g->buf, g->len), 0);
+    }
+    bool ok = false;
+    int n;
+    while ((n = hc_fec_dec_recover(&d, out, 1600)) > 0) {
+        if (hc_rd16(out + 2) == missing) {
+            ok = true;
+            *out_len = (size_t)n;
+            break;
+        }
+    }
+    free(src);
+    return ok;
+}
+
+static const got_t *got_rtp(const client_t *c, uint32_t ssrc, uint16_t seq)
+{
+    for (size_t i = 0; i < c->ngot; i++) {
+        const got_t *g = &c->got[i];
+        if (!g->rtcp && hc_rd32(g->buf + 8) == ssrc && hc_rd16(g->buf + 2) == seq) return g;
+    }
+    return NULL;
+}
+
+START_TEST(downlink_fec_follows_reported_loss)
+{
+    relay_start(NULL);
+    client_t pub, sub;
+    client_new(&pub);
+    client_new(&sub);
+    send_keepalive(&sub);
+    send_keepalive(&pub);
+    hc_instream_t *in = add_instream(&pub, HC_MEDIA_VIDEO, 0x92000, 0);
+    hc_track_t *t = add_fec_track(&sub, 0x7600, in, NULL); /* AUTO */
+    pump();
+    uint16_t seq = 100;
+    for (int k = 0; k < 20; k++) {
+        send_video(&pub, 0x92000, seq, 3000u * seq, k == 0);
+        seq++;
+        R.now += 10 * MS;
+        pump();
+    }
+    client_poll(&sub);
+    hc_rtp_hdr_t h[64];
+    ck_assert_uint_eq(rtp_for(&sub, 0x7600, h, 64), 20);
+    ck_assert_uint_eq(rtp_for(&sub, 0x7602, h, 64), 0); /* no loss reported: no FEC */
+    hc_track_stats_t st;
+    hc_track_stats(t, &st);
+    ck_assert_uint_eq(st.fec_k, 0);
+    client_clear(&sub);
+    /* 10 % loss reported: FEC on at once (proto/repair.h: with the 100 ms
+     * RTT assumed and a 300 ms budget, 2 retransmission rounds fit, too few
+     * at 10 %), one repair packet per 5. */
+    send_rr_loss(&sub, 0x7600, 26);
+    pump();
+    hc_track_stats(t, &st);
+    ck_assert_uint_eq(st.fec_k, 5);
+    ck_assert(st.fec_loss > 0.09 && st.fec_loss < 0.11);
+    for (int k = 0; k < 20; k++) {
+        send_video(&pub, 0x92000, seq, 3000u * seq, false);
+        seq++;
+        R.now += 10 * MS;
+        pump();
+    }
+    client_poll(&sub);
+    ck_assert_uint_eq(rtp_for(&sub, 0x7600, h, 64), 20);
+    ck_assert_uint_eq(rtp_for(&sub, 0x7602, h, 64), 4);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_uint_eq(h[i].pt, PT_FEC);
+        ck_assert_uint_eq(h[i].csrc_count, 1);
+        if (i) ck_assert_uint_eq(h[i].seq, (uint16_t)(h[0].seq + i));
+    }
+    hc_track_stats(t, &st);
+    ck_assert_uint_eq(st.fec_sent, 4);
+    ck_assert_uint_gt(st.fec_bytes, 4 * 300);
+    ck_assert_uint_eq(counters().fec_tx, 4);
+    /* The subscriber loses any one packet: the repair stream rebuilds it
+     * exactly, header and extensions included. */
+    hc_rtp_hdr_t m[32];
+    rtp_for(&sub, 0x7600, m, 32);
+    for (int drop = 0; drop < 20; drop += 3) {
+        uint8_t out[1600];
+        size_t ol = 0;
+        ck_assert(sub_recovers(&sub, 0x7600, 0x7602, m[drop].seq, out, &ol));
+        const got_t *g = got_rtp(&sub, 0x7600, m[drop].seq);
+        ck_assert_ptr_nonnull(g);
+        ck_assert_uint_eq(ol, g->len);
+        ck_assert_mem_eq(out, g->buf, ol);
+    }
+    client_clear(&sub);
+    /* The loss goes away: FEC stays for a while (hysteresis), then goes. */
+    int off_after = 0;
+    for (int i = 1; i <= 40 && !off_after; i++) {
+        send_rr_loss(&sub, 0x7600, 0);
+        pump();
+        hc_track_stats(t, &st);
+        if (st.fec_k == 0) off_after = i;
+        R.now += 1000 * MS;
+        pump();
+        client_clear(&sub);
+        client_clear(&pub);
+    }
+    ck_assert_int_ge(off_after, 5);
+    ck_assert_int_le(off_after, 20);
+    for (int k = 0; k < 20; k++) {
+        send_video(&pub, 0x92000, seq, 3000u * seq, false);
+        seq++;
+        R.now += 10 * MS;
+        pump();
+    }
+    client_poll(&sub);
+    ck_assert_uint_eq(rtp_for(&sub, 0x7600, h, 64), 20);
+    ck_assert_uint_eq(rtp_for(&sub, 0x7602, h, 64), 0);
+    client_free(&pub);
+    client_free(&sub);
+    relay_stop();
+}
+END_TEST
+
+START_TEST(downlink_fec_fixed_across_gaps)
+{
+    relay_start(NULL);
+    client_t pub, sub;
+    client_new(&pub);
+    client_new(&sub);
+    send_keepalive(&sub);
+    send_keepalive(&pub);
+    hc_instream_t *in = add_instream(&pub, HC_MEDIA_VIDEO, 0x93000, 0x93001);
+    hc_fec_policy_t fixed = {.mode = HC_FEC_FIXED, .k = 4};
+    hc_track_t *t = add_fec_track(&sub, 0x7700, in, &fixed);
+    pump();
+    /* The publisher's 3 and 9 never arrive (its retransmission of 3 comes
+     * late): the relay's groups go across the gaps, and the late packet
+     * joins the group open when it is sent. */
+    for (uint16_t k = 0; k < 16; k++) {
+        if (k == 3 || k == 9) continue;
+        send_video(&pub, 0x93000, (uint16_t)(500 + k), 3000u * k, k == 0);
+        R.now += 1 * MS;
+        pump();
+    }
+    uint8_t pl[302];
+    hc_wr16(pl, 503);
+    memcpy(pl + 2, PSLICE, 4);
+    for (int i = 4; i < 300; i++) pl[2 + i] = (uint8_t)(503 ^ i);
+    rtp_opts_t o = NO_OPTS;
+    o.marker = true;
+    send_rtp(&pub, 0x93001, PT_RTX, 1, 3000u * 3, pl, 302, &o);
+    pump();
+    send_video(&pub, 0x93000, 516, 3000u * 16, false);
+    pump();
+    client_poll(&sub);
+    hc_rtp_hdr_t m[32], f[8];
+    ck_assert_uint_eq(rtp_for(&sub, 0x7700, m, 32), 16);
+    ck_assert_uint_eq(rtp_for(&sub, 0x7702, f, 8), 4); /* 16 packets: 4 groups of 4 */
+    hc_fec_hdr_t fh;
+    ck_assert_int_gt(hc_fec_parse(f[0].payload, f[0].payload_len, &fh), 0);
+    ck_assert_uint_eq(fh.sn_base, m[0].seq);
+    ck_assert(hc_fec_mask_get(&fh, 0) && hc_fec_mask_get(&fh, 1) && hc_fec_mask_get(&fh, 2));
+    ck_assert(!hc_fec_mask_get(&fh, 3)); /* the gap */
+    ck_assert(hc_fec_mask_get(&fh, 4));
+    /* The last group: 14, 15, then the late 3 moved its base back, 16. */
+    ck_assert_int_gt(hc_fec_parse(f[3].payload, f[3].payload_len, &fh), 0);
+    ck_assert_uint_eq(fh.sn_base, (uint16_t)(m[0].seq + 3));
+    for (unsigned i = 0; i < 15; i++)
+        ck_assert_int_eq(hc_fec_mask_get(&fh, i), i == 0 || i == 11 || i == 12 || i == 13);
+    /* Every packet can be rebuilt from the others and the repair stream. */
+    for (size_t i = 0; i < 16; i++) {
+        uint8_t out[1600];
+        size_t ol = 0;
+        ck_assert(sub_recovers(&sub, 0x7700, 0x7702, m[i].seq, out, &ol));
+        ck_assert_mem_eq(out, got_rtp(&sub, 0x7700, m[i].seq)->buf, ol);
+    }
+    /* Policy changes. */
+    hc_fec_policy_t bad = {.mode = HC_FEC_FIXED, .k = 0};
+    ck_assert_int_eq(hc_router_track_set_fec(R.r, t, &bad), -HC_EINVAL);
+    bad.k = HC_FEC_MAX_GROUP + 1;
+    ck_assert_int_eq(hc_router_track_set_fec(R.r, t, &bad), -HC_EINVAL);
+    bad.mode = (hc_fec_mode_t)9;
+    ck_assert_int_eq(hc_router_track_set_fec(R.r, t, &bad), -HC_EINVAL);
+    hc_fec_policy_t slow = {.mode = HC_FEC_AUTO, .budget_ms = 60001};
+    ck_assert_int_eq(hc_router_track_set_fec(R.r, t, &slow), -HC_EINVAL);
+    hc_fec_policy_t off = {.mode = HC_FEC_OFF};
+    ck_assert_int_eq(hc_router_track_set_fec(R.r, t, &off), 0);
+    hc_track_stats_t st;
+    hc_track_stats(t, &st);
+    ck_assert_uint_eq(st.fec_k, 0);
+    client_clear(&sub);
+    for (uint16_t k = 17; k < 25; k++) {
+        send_video(&pub, 0x93000, (uint16_t)(500 + k), 3000u * k, false);
+        pump();
+    }
+    client_poll(&sub);
+    ck_assert_uint_eq(rtp_for(&sub, 0x7702, f, 8), 0);
+    /* A track without a FEC stream has no policy to set. */
+    hc_track_t *plain = add_track(&sub, HC_MEDIA_VIDEO, 0x7800, 0, in);
+    ck_assert_int_eq(hc_router_track_set_fec(R.r, plain, &fixed), -HC_EINVAL);
+    /* Configuration errors. */
+    hc_track_cfg_t tc = {.kind = HC_MEDIA_VIDEO,
+                         .ssrc = 0x7900,
+                         .rtx_ssrc = 0x7901,
+                         .fec_ssrc = 0x7900,
+                         .clock_rate = 90000};
+    hc_track_t *x;
+    ck_assert_int_eq(hc_router_track_add(R.r, sub.leg, &tc, &x), -HC_EINVAL);
+    tc.fec_ssrc = 0x7901;
+    ck_assert_int_eq(hc_router_track_add(R.r, sub.leg, &tc, &x), -HC_EINVAL);
+    tc.fec_ssrc = 0x7902;
+    tc.fec_pt = 128;
+    ck_assert_int_eq(hc_router_track_add(R.r, sub.leg, &tc, &x), -HC_EINVAL);
+    tc.fec_pt = 0;
+    tc.fec = bad;
+    ck_assert_int_eq(hc_router_track_add(R.r, sub.leg, &tc, &x), -HC_EINVAL);
+    hc_instream_cfg_t ic = {.kind = HC_MEDIA_VIDEO,
+                            .ssrc = 0x94000,
+                            .rtx_ssrc = 0x94001,
+                            .fec_ssrc = 0x94001,
+                            .clock_rate = 90000};
+    hc_instream_t *y;
+    ck_assert_int_eq(hc_router_instream_add(R.r, pub.leg, &ic, &y), -HC_EINVAL);
+    ic.fec_ssrc = 0x93001; /* the other instream's RTX */
+    ck_assert_int_eq(hc_router_instream_add(R.r, pub.leg, &ic, &y), -HC_EEXIST);
+    ic.fec_ssrc = 0x94002;
+    ck_assert_int_eq(hc_router_instream_add(R.r, pub.leg, &ic, &y), 0);
+    ic.ssrc = 0x95000;
+    ic.rtx_ssrc = 0;
+    ck_assert_int_eq(hc_router_instream_add(R.r, pub.leg, &ic, &y), -HC_EEXIST);
+    client_free(&pub);
+    client_free(&sub);
+    relay_stop();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("core_router");
@@ -1577,6 +2012,9 @@ static Suite *suite(void)
     tcase_add_test(tc, keyframe_detection);
     tcase_add_test(tc, reports_split_over_datagrams);
     tcase_add_test(tc, publisher_restart_stays_continuous);
+    tcase_add_test(tc, uplink_fec_recovers_without_gap);
+    tcase_add_test(tc, downlink_fec_follows_reported_loss);
+    tcase_add_test(tc, downlink_fec_fixed_across_gaps);
     suite_add_tcase(s, tc);
     return s;
 }
