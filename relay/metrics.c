@@ -31,6 +31,9 @@ void hc_metrics_write(FILE *f, const hc_worker_snapshot_t *per, unsigned n,
         t.nacks_rx += r->nacks_rx;
         t.nacks_tx += r->nacks_tx;
         t.rtx_tx += r->rtx_tx;
+        t.fec_rx += r->fec_rx;
+        t.fec_tx += r->fec_tx;
+        t.fec_recovered += r->fec_recovered;
         t.plis_rx += r->plis_rx;
         t.plis_tx += r->plis_tx;
         t.firs_rx += r->firs_rx;
@@ -87,6 +90,13 @@ void hc_metrics_write(FILE *f, const hc_worker_snapshot_t *per, unsigned n,
     fprintf(f, "hc_relay_firs_total %" PRIu64 "\n", t.firs_rx);
     family(f, "hc_relay_rtx_total", "counter", "RFC 4588 retransmissions sent.");
     fprintf(f, "hc_relay_rtx_total %" PRIu64 "\n", t.rtx_tx);
+    family(f, "hc_relay_fec_packets_total", "counter",
+           "FlexFEC (RFC 8627) repair packets received from publishers and sent to subscribers.");
+    fprintf(f, "hc_relay_fec_packets_total{dir=\"rx\"} %" PRIu64 "\n", t.fec_rx);
+    fprintf(f, "hc_relay_fec_packets_total{dir=\"tx\"} %" PRIu64 "\n", t.fec_tx);
+    family(f, "hc_relay_fec_recovered_total", "counter",
+           "Publisher packets lost on the uplink and rebuilt from FEC.");
+    fprintf(f, "hc_relay_fec_recovered_total %" PRIu64 "\n", t.fec_recovered);
 
     family(f, "hc_relay_loop_busy_ratio", "gauge",
            "Share of the last second a worker's event loop spent working.");
