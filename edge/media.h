@@ -63,7 +63,7 @@ typedef enum hc_edge_kind { HC_EDGE_AUDIO = 1, HC_EDGE_VIDEO = 2 } hc_edge_kind_
 
 /* What the relay told us in `joined` (media + our assigned SSRCs). */
 typedef struct hc_edge_leg {
-    hc_addr_t relay;                       /* media address (host:port) */
+    hc_addr_t relay; /* media address (host:port) */
     hc_srtp_suite_t suite;
     uint8_t key_up[HC_SRTP_MAX_KEY_LEN];   /* we protect with it */
     uint8_t key_down[HC_SRTP_MAX_KEY_LEN]; /* the relay protects with it */
@@ -72,15 +72,15 @@ typedef struct hc_edge_leg {
 
 typedef struct hc_edge_media_cfg {
     hc_edge_leg_t leg;
-    hc_profile_t profile;          /* class / consult / conference */
+    hc_profile_t profile;                    /* class / consult / conference */
     uint32_t min_kbps, start_kbps, max_kbps; /* estimator bounds for the whole uplink */
-    uint32_t budget_kbps;          /* site budget from the relay, 0 = none */
-    uint32_t playout_budget_ms;    /* receive target upper bound (300) */
+    uint32_t budget_kbps;                    /* site budget from the relay, 0 = none */
+    uint32_t playout_budget_ms;              /* receive target upper bound (300) */
     uint32_t jitter_min_ms, jitter_max_ms;
-    bool repair;                   /* NACK/RTX/FEC/RED on (benchmarks turn it off) */
-    const char *video_sink;        /* playback.h: "auto", "headless", or a pipeline */
+    bool repair;            /* NACK/RTX/FEC/RED on (benchmarks turn it off) */
+    const char *video_sink; /* playback.h: "auto", "headless", or a pipeline */
     const char *audio_sink;
-    const char *record_dir;        /* local recording of what we send, NULL = off */
+    const char *record_dir; /* local recording of what we send, NULL = off */
 } hc_edge_media_cfg_t;
 
 void hc_edge_media_cfg_default(hc_edge_media_cfg_t *cfg);
@@ -89,17 +89,17 @@ void hc_edge_media_cfg_default(hc_edge_media_cfg_t *cfg);
 typedef struct hc_edge_pub_cfg {
     const char *mid;
     hc_edge_kind_t kind;
-    hc_stream_role_t role;         /* ladder.h: teacher video, diagnostic, face, audio, ... */
-    const char *pipeline;          /* capture.h description (presets expanded) */
+    hc_stream_role_t role; /* ladder.h: teacher video, diagnostic, face, audio, ... */
+    const char *pipeline;  /* capture.h description (presets expanded) */
     uint32_t ssrc, rtx_ssrc, fec_ssrc;
-    uint32_t max_kbps;             /* 0: from the role */
-    int width, height, fps;        /* top rung; 0: from the source */
+    uint32_t max_kbps;      /* 0: from the role */
+    int width, height, fps; /* top rung; 0: from the source */
 } hc_edge_pub_cfg_t;
 
 /* A stream we receive (joined.receive / tracks). */
 typedef struct hc_edge_recv_cfg {
     const char *mid;
-    const char *label;             /* participant / site shown with it */
+    const char *label; /* participant / site shown with it */
     hc_edge_kind_t kind;
     uint32_t ssrc, rtx_ssrc, fec_ssrc;
 } hc_edge_recv_cfg_t;
@@ -108,8 +108,7 @@ int hc_edge_media_new(hc_edge_media_t **out, const hc_edge_media_cfg_t *cfg, cha
                       size_t errcap);
 void hc_edge_media_destroy(hc_edge_media_t **m);
 
-int hc_edge_media_publish(hc_edge_media_t *m, const hc_edge_pub_cfg_t *p, char *err,
-                          size_t errcap);
+int hc_edge_media_publish(hc_edge_media_t *m, const hc_edge_pub_cfg_t *p, char *err, size_t errcap);
 /* Replace the set of received tracks (matching by ssrc keeps a track's
  * state; new ones start; missing ones stop). */
 int hc_edge_media_receive(hc_edge_media_t *m, const hc_edge_recv_cfg_t *r, size_t n);
@@ -127,8 +126,8 @@ void hc_edge_media_pause(hc_edge_media_t *m, bool paused);
 typedef struct hc_edge_pub_stats {
     char mid[33];
     uint32_t target_bps, sent_bps;
-    int width, height, fps;        /* current rung */
-    bool stills, stopped;          /* consult stills mode; dropped by the profile */
+    int width, height, fps; /* current rung */
+    bool stills, stopped;   /* consult stills mode; dropped by the profile */
     uint64_t frames, keyframes, plis, nacks, rtx, fec_packets;
 } hc_edge_pub_stats_t;
 
@@ -139,15 +138,15 @@ typedef struct hc_edge_recv_stats {
     double loss_before, loss_after; /* fractions, over the last interval */
     uint64_t frames_on_time, frames_late, frames_lost, freezes;
     uint64_t audio_concealed;
-    double delay_ms;                /* end to end, from abs-capture-time, p50 over the interval */
+    double delay_ms; /* end to end, from abs-capture-time, p50 over the interval */
     double jitter_buffer_ms;
-    uint64_t stamp_ok, stamp_bad;   /* test-source frame numbers checked */
+    uint64_t stamp_ok, stamp_bad; /* test-source frame numbers checked */
 } hc_edge_recv_stats_t;
 
 typedef struct hc_edge_stats {
     uint32_t estimate_bps, budget_bps;
     double rtt_ms, uplink_loss;
-    bool link_up;                   /* feedback from the relay within the last 2 s */
+    bool link_up; /* feedback from the relay within the last 2 s */
     size_t n_pub, n_recv;
     hc_edge_pub_stats_t pub[8];
     hc_edge_recv_stats_t recv[24];

@@ -29,21 +29,20 @@ typedef struct hc_playback hc_playback_t;
 typedef struct hc_pb_stream hc_pb_stream_t;
 
 typedef struct hc_pb_stats {
-    uint64_t frames;       /* video frames or audio packets pushed */
+    uint64_t frames;                                /* video frames or audio packets pushed */
     uint64_t stamp_ok, stamp_backwards, stamp_gaps; /* video with stamps */
     uint64_t last_stamp;
     int width, height;
 } hc_pb_stats_t;
 
 /* sink: "auto", "headless", or a description starting with "appsrc name=src". */
-int hc_playback_new(hc_playback_t **out, const char *video_sink, const char *audio_sink,
-                    char *err, size_t errcap);
+int hc_playback_new(hc_playback_t **out, const char *video_sink, const char *audio_sink, char *err,
+                    size_t errcap);
 void hc_playback_destroy(hc_playback_t **pb);
 
 /* A stream to show; label names it in window titles and stats. */
 int hc_playback_add_video(hc_playback_t *pb, const char *label, hc_pb_stream_t **out);
-int hc_playback_add_audio(hc_playback_t *pb, const char *label, int channels,
-                          hc_pb_stream_t **out);
+int hc_playback_add_audio(hc_playback_t *pb, const char *label, int channels, hc_pb_stream_t **out);
 void hc_playback_remove(hc_playback_t *pb, hc_pb_stream_t *s);
 
 /* I420 planes; pts_us on hc_now_us()'s clock (the render time chosen by the
