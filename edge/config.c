@@ -643,10 +643,18 @@ static void finish_source(hc_edge_source_t *s, errbuf_t *e)
     if (s->width % 2 || s->height % 2)
         eprintf(e, "[source.%s] %ux%u: width and height must be even (I420)", s->name, s->width,
                 s->height);
-    /* The test source's size comes from its argument. */
+    /* The test source's size comes from its argument, and the other way
+     * round: the encoder's top rung is the source's size, never an upscale. */
     if (!strcmp(s->preset, "test") && !s->arg[0])
         snprintf(s->arg, sizeof s->arg, "%ux%u@%u", s->width ? s->width : 640,
                  s->height ? s->height : 360, s->fps ? s->fps : 30);
+    unsigned aw, ah, af = 0;
+    if ((!strcmp(s->preset, "test") && sscanf(s->arg, "%ux%u@%u", &aw, &ah, &af) >= 2) ||
+        (!strcmp(s->preset, "v4l2") && strchr(s->arg, '@') &&
+         sscanf(strchr(s->arg, '@') + 1, "%ux%u@%u", &aw, &ah, &af) >= 2)) {
+        if (!s->width) s->width = aw & ~1u, s->height = ah & ~1u;
+        if (!s->fps && af) s->fps = af;
+    }
 }
 
 static void read_token_file(hc_edge_config_t *cfg, errbuf_t *e)
@@ -692,7 +700,9 @@ int hc_edge_config_finish(hc_edge_config_t *cfg, char *err, size_t errcap)
 
     /* Sources to publish. */
     cfg->n_pub = 0;
-    if (cfg->sources[0]) {
+    if (!strcmp(cfg->sources, "none")) {
+        /* receive only: a room that watches and does not take the floor */
+    } else if (cfg->sources[0]) {
         const char *p = cfg->sources;
         while (*p) {
             while (*p == ' ' || *p == ',') p++;
