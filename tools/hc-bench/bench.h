@@ -2,7 +2,8 @@
  * bench.h - hc-bench's subcommands. Each benchmark is one entry of
  * hc_bench_cmds[] (main.c): a name, a one-line summary, and a run function
  * taking the arguments after the name. `fanout` is the relay benchmark of
- * the relay issue; the edge benchmarks join the table later.
+ * the relay issue; `adapt`, `loss` and `encode` are the edge benchmarks
+ * (edgerig.h has what they share).
  *
  * Threading: each subcommand owns the process while it runs.
  */
@@ -16,5 +17,8 @@ typedef struct hc_bench_cmd {
 } hc_bench_cmd_t;
 
 int hc_bench_fanout(int argc, char **argv);
+int hc_bench_adapt(int argc, char **argv);
+int hc_bench_loss(int argc, char **argv);
+int hc_bench_encode(int argc, char **argv);
 
 #endif

@@ -12,6 +12,10 @@
 static const hc_bench_cmd_t cmds[] = {
     {"fanout", "one publisher fanned out to N SRTP subscribers: hc-relay vs a minimal forwarder",
      hc_bench_fanout},
+    {"adapt", "edge uplink adaptation: capacity steps and cellular traces through hc-impair",
+     hc_bench_adapt},
+    {"loss", "frames on time under random and burst loss: repair on, off, and SRT", hc_bench_loss},
+    {"encode", "edge encode path CPU per frame against the ffmpeg program", hc_bench_encode},
 };
 
 static int usage(FILE *out)
