@@ -4,16 +4,19 @@
  * carry speech), 20 ms Opus packets out (RFC 7587: 48 kHz RTP clock), with
  * what the repair policy (proto/repair.h) asks for:
  *   - in-band FEC (RFC 6716 section 2.1.7, LBRR) and the expected loss
- *     (libopus OPUS_SET_PACKET_LOSS_PERC through libavcodec's "fec" and
- *     "packet_loss" options);
+ *     (OPUS_SET_INBAND_FEC, OPUS_SET_PACKET_LOSS_PERC);
+ *   - DTX (RFC 6716 section 2.1.9, OPUS_SET_DTX): in silence libopus
+ *     codes a frame in 1-2 bytes (a TOC alone), which RFC 7587 section 3.1.3
+ *     lets the sender leave out; those are not sent, the RTP timestamp of
+ *     the next packet simply jumps, and a comfort-noise update still comes
+ *     every 400 ms;
  *   - RED (RFC 2198): each packet can repeat the previous one or two Opus
  *     frames, built here as the RED payload next to the plain one;
  *   - the RFC 6464 audio level of every frame (-dBov) and a voice flag.
- * libavcodec's libopus wrapper (FFmpeg 5.1) takes bitrate, FEC and loss
- * only when opened, so a change reopens the encoder (a few hundred
- * microseconds; the policy changes them rarely, with hysteresis). Its DTX
- * option is missing in that version; frames of 2 bytes or less (libopus'
- * own DTX signal) are not sent either way.
+ * libopus directly rather than through libavcodec: FFmpeg 5.1's wrapper
+ * has no DTX option and takes bitrate, FEC and loss only when opened (a
+ * reopen per change), while opus_encoder_ctl() changes them between two
+ * frames; the receiver (receiver.h) needs libopus' decode_fec anyway.
  *
  * Ownership: hc_aenc_new() allocates; packets handed to the callback are
  * valid during the callback only.
@@ -36,7 +39,8 @@ typedef struct hc_aenc hc_aenc_t;
 
 typedef struct hc_aenc_cfg {
     uint32_t bitrate_bps; /* 32000 */
-    bool fec;             /* Opus in-band FEC */
+    bool fec;             /* Opus in-band FEC (takes effect with loss_pct > 0) */
+    bool dtx;             /* discontinuous transmission in silence (on) */
     uint8_t loss_pct;     /* expected loss told to Opus, 0..100 */
     uint8_t red_level;    /* redundant frames per RED packet, 0..2 */
     uint8_t opus_pt;      /* payload type named in the RED block headers */
@@ -58,17 +62,19 @@ typedef struct hc_aenc_pkt {
 typedef void (*hc_aenc_fn)(void *ud, const hc_aenc_pkt_t *p);
 
 typedef struct hc_aenc_stats {
-    uint64_t frames, bytes, red_packets, reopens, dtx_skipped;
+    uint64_t frames, bytes, red_packets;
+    uint64_t changes;     /* settings applied to the running encoder */
+    uint64_t dtx_skipped; /* silent frames not sent (DTX) */
 } hc_aenc_stats_t;
 
 void hc_aenc_cfg_default(hc_aenc_cfg_t *cfg);
 
-/* 0, -HC_EINVAL, -HC_ENOMEM, -HC_ECODEC (no libopus) with err. */
+/* 0, -HC_EINVAL, -HC_ENOMEM, -HC_ECODEC (libopus refused) with err. */
 int hc_aenc_new(hc_aenc_t **out, const hc_aenc_cfg_t *cfg, char *err, size_t errcap);
 void hc_aenc_destroy(hc_aenc_t **a);
 
-/* New settings, applied before the next frame (reopening the encoder when
- * bitrate, FEC or loss changed; RED needs no reopen). 0 or -HC_ECODEC. */
+/* New settings, applied to the running encoder before the next frame
+ * (no reopen, no glitch). 0 or -HC_EINVAL. */
 int hc_aenc_set(hc_aenc_t *a, const hc_aenc_cfg_t *cfg);
 void hc_aenc_get(const hc_aenc_t *a, hc_aenc_cfg_t *out);
 

@@ -13,9 +13,6 @@
 
 #define RUN_MAX_US   20000 /* the loop looks at everything at least this often */
 #define STATS_RTT_US 200000
-/* Wire size of an RTX the endpoint sent on its own, for the estimator:
- * RTP 12 + OSN 2 + extensions 16 + SRTP tag 16 + UDP/IPv4 28. */
-#define RTX_OVERHEAD 74
 
 void hc_edge_media_cfg_default(hc_edge_media_cfg_t *cfg)
 {
@@ -114,38 +111,38 @@ void media_post_frame(media_pub_t *p, bool video, const uint8_t *data, size_t le
 
 /* ---- the sender's output through the endpoint (loop thread) ---- */
 
-/* RTX the endpoint sent by itself since we last looked took transport-wide
- * numbers in between ours: tell the estimator, keep our count in step. */
-static void reconcile_rtx(hc_edge_media_t *m, uint64_t now)
+/* Probe padding goes on a video stream's RTX SSRC (the endpoint repeats
+ * recent packets or sends RFC 3550 padding); the first video stream that
+ * has one and is sending. */
+static int io_padding(hc_edge_media_t *m, const hc_sender_out_t *o, uint64_t now, int32_t *twcc,
+                      uint32_t *wire)
 {
-    uint64_t rtx = 0, bytes = 0;
+    hc_ep_send_opts_t so = {.twcc_out = twcc, .wire_out = wire};
     for (int i = 0; i < m->npub; i++) {
-        if (!m->pub[i]->eps) continue;
-        hc_ep_stream_stats_t st;
-        hc_ep_stream_stats(m->pub[i]->eps, &st);
-        rtx += st.rtx_sent;
-        bytes += st.rtx_bytes;
+        media_pub_t *p = m->pub[i];
+        if (p->kind != HC_EDGE_VIDEO || !p->eps || !p->rtx_ssrc || !m->cfg.repair) continue;
+        int rc = hc_endpoint_send_padding(m->ep, p->eps, o->len, &so, now);
+        return rc < 0 ? rc : 0;
     }
-    if (rtx <= m->rtx_seen) return;
-    uint64_t d = rtx - m->rtx_seen;
-    uint32_t each = (uint32_t)((bytes - m->rtx_bytes_seen) / d) + RTX_OVERHEAD;
-    for (uint64_t i = 0; i < d; i++) hc_sender_note_sent(m->sender, m->twcc_next++, each, now);
-    m->rtx_seen = rtx;
-    m->rtx_bytes_seen = bytes;
+    return -HC_EUNSUPPORTED;
 }
 
 static int io_send(void *ud, const hc_sender_out_t *o, uint64_t now, int32_t *twcc, uint32_t *wire)
 {
     hc_edge_media_t *m = ud;
-    if (o->padding) return -HC_EUNSUPPORTED; /* see the report: no padding API on the endpoint */
-    if (o->stream < 0 || o->stream >= m->npub || !m->ep) return -HC_EINVAL;
+    if (!m->ep) return -HC_EINVAL;
+    if (o->padding) return io_padding(m, o, now, twcc, wire);
+    if (o->stream < 0 || o->stream >= m->npub) return -HC_EINVAL;
     media_pub_t *p = m->pub[o->stream];
     if (!p->eps) return -HC_EINVAL;
-    reconcile_rtx(m, now);
+    /* The endpoint says which transport-wide number the packet took and
+     * what it weighs on the wire. */
     hc_ep_send_opts_t so = {.capture_wall_us = o->capture_wall_us,
                             .has_audio_level = o->has_level,
                             .voice = o->voice,
-                            .audio_level = o->level};
+                            .audio_level = o->level,
+                            .twcc_out = twcc,
+                            .wire_out = wire};
     int rc;
     uint8_t pt = p->kind == HC_EDGE_VIDEO ? HC_EP_PT_H264 : HC_EP_PT_OPUS;
     if (o->pt == pt) {
@@ -166,8 +163,6 @@ static int io_send(void *ud, const hc_sender_out_t *o, uint64_t now, int32_t *tw
     }
     if (rc < 0) return rc;
     p->next_seq = (uint16_t)(rc + 1);
-    *twcc = m->twcc_next++;
-    *wire = (uint32_t)o->len + HC_SENDER_OVERHEAD;
     return 0;
 }
 
@@ -192,6 +187,17 @@ static void ev_rtcp(void *ud, const uint8_t *rtcp, size_t len)
 {
     hc_edge_media_t *m = ud;
     if (m->sender) hc_sender_on_rtcp(m->sender, rtcp, len, hc_loop_now_us(m->loop));
+}
+
+/* An RTX the endpoint sent on its own, answering a NACK: the estimator
+ * counts it (FlexFEC carries no transport-wide number). */
+static void ev_sent(void *ud, hc_ep_stream_t *s, const hc_ep_sent_t *info)
+{
+    (void)s;
+    hc_edge_media_t *m = ud;
+    if (m->sender && info->twcc >= 0)
+        hc_sender_note_sent(m->sender, (uint16_t)info->twcc, info->wire, false,
+                            hc_loop_now_us(m->loop));
 }
 
 /* ---- the endpoint ---- */
@@ -229,7 +235,9 @@ static int add_track(hc_edge_media_t *m, media_recv_t *r)
                            .reorder_ms = 0,
                            .nack = video && m->cfg.repair && r->cfg.rtx_ssrc,
                            .owner = r,
-                           .fec_ssrc = video && m->cfg.repair ? r->cfg.fec_ssrc : 0};
+                           .fec_ssrc = video && m->cfg.repair ? r->cfg.fec_ssrc : 0,
+                           /* the receiver's jitter buffer times the NACKs */
+                           .nack_by_caller = true};
     return hc_endpoint_track_add(m->ep, &c, &r->t);
 }
 
@@ -253,11 +261,8 @@ static int make_endpoint(hc_edge_media_t *m, const hc_edge_leg_t *leg)
     c.ev.rtp = ev_rtp;
     c.ev.keyframe = ev_keyframe;
     c.ev.rtcp = ev_rtcp;
-    int rc = hc_endpoint_new(&m->ep, &c);
-    if (rc < 0) return rc;
-    m->twcc_next = 0;
-    m->rtx_seen = m->rtx_bytes_seen = 0;
-    return 0;
+    c.ev.sent = ev_sent;
+    return hc_endpoint_new(&m->ep, &c);
 }
 
 /* ---- the loop's work ---- */
@@ -283,9 +288,6 @@ static void media_run(hc_loop_t *loop, void *ud)
         for (int i = 0; i < MEDIA_MAX_RECV; i++)
             if (m->recv[i].used) hc_receiver_on_rtt(m->recv[i].r, rtt);
     }
-    /* Retransmissions the endpoint queued in this iteration leave with its
-     * flush, right after this hook: record them at this time. */
-    reconcile_rtx(m, now);
     uint64_t next = hc_sender_poll(m->sender, now);
     hc_sender_stats_t ss;
     hc_sender_stats(m->sender, &ss, now);
@@ -318,6 +320,32 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
+/* ---- local recording ---- */
+
+/* The recorder wants a keyframe of its stream (any thread): the stream's
+ * encoder takes the flag with its next picture. */
+static void rec_want_key(void *ud, int stream)
+{
+    hc_edge_media_t *m = ud;
+    if (stream < 0 || stream >= HC_RECORD_MAX_STREAMS) return;
+    pthread_mutex_lock(&m->rec_mu);
+    media_pub_t *p = m->rec_pub[stream];
+    if (p) atomic_store(&p->rec_key, true);
+    pthread_mutex_unlock(&m->rec_mu);
+}
+
+static void rec_add(hc_edge_media_t *m, media_pub_t *p)
+{
+    p->rec_idx = -1;
+    if (!m->rec) return;
+    int idx = hc_record_add_stream(m->rec, p->kind == HC_EDGE_VIDEO);
+    if (idx < 0) return;
+    pthread_mutex_lock(&m->rec_mu);
+    m->rec_pub[idx] = p;
+    pthread_mutex_unlock(&m->rec_mu);
+    p->rec_idx = idx;
+}
+
 /* ---- API ---- */
 
 int hc_edge_media_new(hc_edge_media_t **out, const hc_edge_media_cfg_t *cfg, char *err,
@@ -339,8 +367,8 @@ int hc_edge_media_new(hc_edge_media_t **out, const hc_edge_media_cfg_t *cfg, cha
              cfg->audio_sink ? cfg->audio_sink : "headless");
     m->cfg.video_sink = m->video_sink;
     m->cfg.audio_sink = m->audio_sink;
-    m->cfg.record_dir = NULL; /* local recording is not done by the engine (yet) */
     pthread_mutex_init(&m->call_mu, NULL);
+    pthread_mutex_init(&m->rec_mu, NULL);
     pthread_cond_init(&m->call_cv, NULL);
     atomic_init(&m->paused, false);
     atomic_init(&m->outage, false);
@@ -376,6 +404,18 @@ int hc_edge_media_new(hc_edge_media_t **out, const hc_edge_media_cfg_t *cfg, cha
     }
     rc = hc_playback_new(&m->pb, m->video_sink, m->audio_sink, err, errcap);
     if (rc < 0) goto fail;
+    if (cfg->record_dir && cfg->record_dir[0]) {
+        hc_record_cfg_t rc_cfg;
+        hc_record_cfg_default(&rc_cfg);
+        rc_cfg.dir = cfg->record_dir;
+        rc_cfg.name = cfg->record_name;
+        rc_cfg.want_keyframe = rec_want_key;
+        rc_cfg.ud = m;
+        rc = hc_record_new(&m->rec, &rc_cfg, err, errcap);
+        if (rc < 0) goto fail;
+    }
+    m->cfg.record_dir = NULL; /* the caller's strings are not kept */
+    m->cfg.record_name = NULL;
     *out = m;
     return 0;
 fail:
@@ -409,6 +449,9 @@ void hc_edge_media_destroy(hc_edge_media_t **pm)
     hc_loop_hook_remove(&m->hook);
     hc_timer_stop(&m->timer);
     hc_loop_destroy(&m->loop); /* runs (and frees) frames still posted */
+    /* The recording ends with what the encoders made; its writer may ask
+     * our streams for keyframes until it stops. */
+    hc_record_destroy(&m->rec);
     for (int i = 0; i < m->npub; i++) media_pub_destroy(&m->pub[i]);
     for (int i = 0; i < MEDIA_MAX_RECV; i++) recv_stop(m, &m->recv[i]);
     hc_sender_destroy(&m->sender);
@@ -416,6 +459,7 @@ void hc_edge_media_destroy(hc_edge_media_t **pm)
     hc_playback_destroy(&m->pb);
     pthread_mutex_destroy(&m->call_mu);
     pthread_cond_destroy(&m->call_cv);
+    pthread_mutex_destroy(&m->rec_mu);
     free(m);
     *pm = NULL;
 }
@@ -471,6 +515,7 @@ int hc_edge_media_publish(hc_edge_media_t *m, const hc_edge_pub_cfg_t *cfg, char
         media_pub_destroy(&p);
         return c.rc;
     }
+    rec_add(m, p);
     if (m->started) {
         rc = media_pub_start(p, err, errcap);
         if (rc < 0) return rc;
@@ -496,9 +541,17 @@ static void sink_audio(void *ud, const int16_t *pcm, int samples, uint64_t pts_u
     (void)hc_playback_audio(ud, pcm, samples, pts_us);
 }
 
+/* The jitter buffer's NACKs (loop thread, inside hc_receiver_poll()). */
+static void recv_nack(void *ud, const uint16_t *seqs, size_t n, uint64_t now_us)
+{
+    media_recv_t *r = ud;
+    if (r->t && r->m->ep) (void)hc_endpoint_send_nack(r->m->ep, r->t, seqs, n, now_us);
+}
+
 static int recv_start(hc_edge_media_t *m, media_recv_t *r, const hc_edge_recv_cfg_t *cfg)
 {
     memset(r, 0, sizeof *r);
+    r->m = m;
     r->cfg = *cfg;
     snprintf(r->mid, sizeof r->mid, "%s", cfg->mid ? cfg->mid : "");
     snprintf(r->label, sizeof r->label, "%s", cfg->label ? cfg->label : "");
@@ -516,6 +569,8 @@ static int recv_start(hc_edge_media_t *m, media_recv_t *r, const hc_edge_recv_cf
     rc_cfg.sink.ud = r->pbs;
     rc_cfg.sink.video = sink_video;
     rc_cfg.sink.audio = sink_audio;
+    rc_cfg.on_nack = recv_nack;
+    rc_cfg.nack_ud = r;
     rc = hc_receiver_new(&r->r, &rc_cfg);
     if (rc < 0) {
         hc_playback_remove(m->pb, r->pbs);

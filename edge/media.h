@@ -81,6 +81,9 @@ typedef struct hc_edge_media_cfg {
     const char *video_sink; /* playback.h: "auto", "headless", or a pipeline */
     const char *audio_sink;
     const char *record_dir; /* local recording of what we send, NULL = off */
+    /* added by the edge polish: the session, in recording file names
+     * (edge/record.h); NULL: "hc-edge" */
+    const char *record_name;
 } hc_edge_media_cfg_t;
 
 void hc_edge_media_cfg_default(hc_edge_media_cfg_t *cfg);

@@ -16,6 +16,9 @@
  *                   audio is Opus-encoded right there and posted.
  *   decoder threads one per received track (receiver.h), pushing to the
  *                   playback streams.
+ *   record writer   the local recording's (record.h): encoder and capture
+ *                   threads hand it what they encoded; it asks for
+ *                   keyframes through pub->rec_key.
  */
 #ifndef HC_EDGE_MEDIA_INT_H
 #define HC_EDGE_MEDIA_INT_H
@@ -25,6 +28,7 @@
 #include "edge/media.h"
 #include "edge/playback.h"
 #include "edge/receiver.h"
+#include "edge/record.h"
 #include "edge/sender.h"
 #include "edge/vdec.h"
 #include "edge/venc.h"
@@ -83,11 +87,16 @@ typedef struct media_pub {
     uint64_t last_src_pts;
     /* audio: capture thread only */
     hc_aenc_t *aenc;
+    /* local recording: the stream's index there (-1: none), and a
+     * keyframe it asked for (any thread sets, the encoder takes) */
+    int rec_idx;
+    atomic_bool rec_key;
     /* counters (atomic: several threads) */
     atomic_uint_fast64_t dropped_busy, dropped_link, encoded, enc_errors;
 } media_pub_t;
 
 typedef struct media_recv {
+    hc_edge_media_t *m;
     hc_edge_recv_cfg_t cfg;
     char mid[33], label[65];
     hc_ep_track_t *t;
@@ -116,9 +125,11 @@ struct hc_edge_media {
     bool started;
     atomic_bool paused;
     atomic_bool outage; /* the uplink was up and has gone quiet */
-    /* transport-wide numbering of the endpoint (loop thread) */
-    uint16_t twcc_next;
-    uint64_t rtx_seen, rtx_bytes_seen;
+    /* local recording (record.h), NULL when off; rec_pub maps its stream
+     * indexes to our streams (rec_mu) */
+    hc_record_t *rec;
+    pthread_mutex_t rec_mu;
+    media_pub_t *rec_pub[HC_RECORD_MAX_STREAMS];
     uint64_t last_rtt_us, last_stats_us;
     /* call plumbing */
     pthread_mutex_t call_mu;

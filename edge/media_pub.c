@@ -27,6 +27,9 @@ static uint32_t rtp90k(media_pub_t *p, uint64_t pts_us)
 static void on_opus(void *ud, const hc_aenc_pkt_t *pk)
 {
     media_pub_t *p = ud;
+    /* The recording keeps the sound while the link is down. */
+    if (p->m->rec && p->rec_idx >= 0)
+        (void)hc_record_audio(p->m->rec, p->rec_idx, pk->opus, pk->opus_len, pk->pts_us);
     if (atomic_load(&p->m->paused)) return;
     bool red = pk->red && pk->red_len;
     media_post_frame(p, false, red ? pk->red : pk->opus, red ? pk->red_len : pk->opus_len, pk->ts,
@@ -164,7 +167,8 @@ static void encode_raw(media_pub_t *p, const hc_sender_target_t *t, const hc_ven
         return;
     }
     hc_venc_set_bitrate(p->venc, bps ? bps : 50000);
-    if (t->keyframe_gen != p->key_gen_seen || t->stills) {
+    bool rec_key = atomic_exchange(&p->rec_key, false);
+    if (t->keyframe_gen != p->key_gen_seen || t->stills || rec_key) {
         p->key_gen_seen = t->keyframe_gen;
         hc_venc_request_keyframe(p->venc);
     }
@@ -175,6 +179,8 @@ static void encode_raw(media_pub_t *p, const hc_sender_target_t *t, const hc_ven
         return;
     }
     if (rc == 0) return;
+    if (p->m->rec && p->rec_idx >= 0)
+        (void)hc_record_video(p->m->rec, p->rec_idx, o.au, o.len, o.keyframe, pts_us);
     media_post_frame(p, true, o.au, o.len, rtp90k(p, pts_us), o.keyframe, HC_EP_PT_H264, 0, false,
                      wall_us);
     atomic_fetch_add(&p->encoded, 1);
@@ -199,10 +205,12 @@ static void handle_h264(media_pub_t *p, const hc_sender_target_t *t, const hc_ca
     }
     if (p->pass == PASS_WAIT_KEY && f->keyframe) p->pass = PASS_ON;
     if (p->pass == PASS_ON) {
-        if (t->keyframe_gen != p->key_gen_seen) {
+        if (t->keyframe_gen != p->key_gen_seen || atomic_exchange(&p->rec_key, false)) {
             p->key_gen_seen = t->keyframe_gen;
             hc_capture_request_keyframe(p->cap);
         }
+        if (p->m->rec && p->rec_idx >= 0)
+            (void)hc_record_video(p->m->rec, p->rec_idx, f->bytes, f->len, f->keyframe, f->pts_us);
         media_post_frame(p, true, f->bytes, f->len, rtp90k(p, f->pts_us), f->keyframe,
                          HC_EP_PT_H264, 0, false, f->wall_us);
         atomic_fetch_add(&p->encoded, 1);
@@ -317,6 +325,8 @@ int media_pub_new(hc_edge_media_t *m, const hc_edge_pub_cfg_t *cfg, media_pub_t 
     atomic_init(&p->dropped_link, 0);
     atomic_init(&p->encoded, 0);
     atomic_init(&p->enc_errors, 0);
+    atomic_init(&p->rec_key, false);
+    p->rec_idx = -1;
     int rc = 0;
     if (!p->pipeline) rc = -HC_ENOMEM;
     if (!rc && p->kind == HC_EDGE_AUDIO) {

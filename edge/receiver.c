@@ -8,8 +8,7 @@
 #include "proto/red.h"
 #include "relay/core/clock.h"
 
-#include <libavcodec/avcodec.h>
-#include <libavutil/channel_layout.h>
+#include <opus.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,8 @@
 #define QUEUE_LEN     32
 #define DELAY_SAMPLES 512
 #define MAX_AU        (1u << 20)
+#define AUDIO_RING    32   /* recent audio packets held, by sequence number */
+#define PCM_MAX       5760 /* 120 ms at 48 kHz: the longest Opus packet */
 
 typedef struct rpkt {
     uint8_t data[STORE_PAYLOAD];
@@ -26,7 +27,17 @@ typedef struct rpkt {
     uint32_t next_free;
 } rpkt_t;
 
-typedef enum { WORK_VIDEO, WORK_AUDIO, WORK_CONCEAL } work_kind_t;
+/* WORK_FEC: a lost audio frame, rebuilt from the in-band FEC of the next
+ * packet (data). */
+typedef enum { WORK_VIDEO, WORK_AUDIO, WORK_CONCEAL, WORK_FEC } work_kind_t;
+
+/* An audio packet the jitter buffer holds (its store entry stays put
+ * until the buffer hands it back). */
+typedef struct aheld {
+    uint16_t seq;
+    bool valid;
+    uint32_t ref;
+} aheld_t;
 
 typedef struct work {
     work_kind_t kind;
@@ -50,14 +61,14 @@ struct hc_receiver {
     uint8_t *aubuf;
     bool have_next, seen_key;
     uint16_t next_seq;
+    /* audio: packets held in the jitter buffer, for in-band FEC */
+    aheld_t aheld[AUDIO_RING];
     /* decoder side */
     hc_vdec_t *vdec;
-    AVCodecContext *adec;
-    AVFrame *aframe;
-    AVPacket *apkt;
-    uint8_t abuf[1500 + AV_INPUT_BUFFER_PADDING_SIZE];
-    uint8_t last_toc;
-    bool have_toc;
+    OpusDecoder *adec;
+    int16_t pcm[PCM_MAX];
+    int frame_samples; /* of the last decoded packet: what a lost frame lasts */
+    bool have_audio;
     /* queue to the decoder thread */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -138,43 +149,62 @@ static void decode_video(hc_receiver_t *r, const work_t *w)
     }
 }
 
+/* Whether an Opus packet carries LBRR (in-band FEC) data for the frame
+ * before it. RFC 6716 4.2.3-4.2.4: a SILK or hybrid frame (TOC config
+ * below 16) begins with the VAD flags of its 20 ms SILK frames and then
+ * the LBRR flag, each a range-coded bit of probability 1/2, i.e. plain
+ * leading bits of the first frame's first byte (mono). */
+static bool opus_has_lbrr(const uint8_t *pkt, size_t len)
+{
+    if (len < 2 || (pkt[0] >> 3) >= 16) return false;
+    const unsigned char *frames[48];
+    opus_int16 size[48];
+    if (opus_packet_parse(pkt, (opus_int32)len, NULL, frames, size, NULL) <= 0 || size[0] == 0)
+        return false;
+    int spf = opus_packet_get_samples_per_frame(pkt, 48000);
+    int nb = spf > 960 ? spf / 960 : 1;
+    return (frames[0][0] >> (7 - nb)) & 1;
+}
+
 static void decode_audio(hc_receiver_t *r, const work_t *w)
 {
-    size_t len = w->len;
-    if (w->kind == WORK_CONCEAL) {
-        if (!r->have_toc) return; /* nothing to conceal before the first frame */
-        /* RFC 6716 3.2.1/3.2.2: a code 0 packet with an empty frame; libopus
-         * runs its loss concealment for the frame duration of the TOC. */
-        r->abuf[0] = (uint8_t)(r->last_toc & 0xfc);
-        len = 1;
+    /* Nothing to conceal before the first frame: the decoder has no state
+     * to extend. */
+    if (w->kind != WORK_AUDIO && !r->have_audio) return;
+    int n;
+    bool fec = false, plc = false;
+    if (w->kind == WORK_AUDIO) {
+        n = opus_decode(r->adec, w->data, (opus_int32)w->len, r->pcm, PCM_MAX, 0);
+        if (n > 0) {
+            r->have_audio = true;
+            r->frame_samples = n;
+        }
     } else {
-        if (len == 0 || len > 1500) return;
-        memcpy(r->abuf, w->data, len);
-        r->last_toc = w->data[0];
-        r->have_toc = true;
+        n = -1;
+        if (w->kind == WORK_FEC) {
+            /* RFC 6716 2.1.7: the next packet carries a lower-rate copy of
+             * the lost frame (LBRR) when the sender coded it; asking for
+             * exactly the lost frame's duration decodes that copy (or PLC
+             * when there is none). */
+            n = opus_decode(r->adec, w->data, (opus_int32)w->len, r->pcm, r->frame_samples, 1);
+            fec = n > 0 && opus_has_lbrr(w->data, w->len);
+            plc = n > 0 && !fec;
+        }
+        if (n <= 0) {
+            n = opus_decode(r->adec, NULL, 0, r->pcm, r->frame_samples, 0);
+            plc = n > 0;
+        }
     }
-    memset(r->abuf + len, 0, AV_INPUT_BUFFER_PADDING_SIZE);
-    r->apkt->data = r->abuf;
-    r->apkt->size = (int)len;
-    int rc = avcodec_send_packet(r->adec, r->apkt);
-    uint64_t samples = 0;
-    uint64_t pts = w->pts_us;
-    while (rc >= 0 && avcodec_receive_frame(r->adec, r->aframe) == 0) {
-        int n = r->aframe->nb_samples;
-        if (r->aframe->format == AV_SAMPLE_FMT_S16 && r->cfg.sink.audio)
-            r->cfg.sink.audio(r->cfg.sink.ud, (const int16_t *)r->aframe->data[0], n, pts);
-        pts += (uint64_t)n * 1000000u / 48000u;
-        samples += (uint64_t)n;
-        av_frame_unref(r->aframe);
-    }
+    if (n > 0 && r->cfg.sink.audio) r->cfg.sink.audio(r->cfg.sink.ud, r->pcm, n, w->pts_us);
     pthread_mutex_lock(&r->mu);
-    if (rc < 0)
+    if (n < 0)
         r->st.decode_errors++;
-    else if (samples)
+    else if (n > 0)
         r->st.decoded++;
-    if (w->kind == WORK_CONCEAL && samples) r->st.concealed++;
+    if (fec) r->st.fec_recovered++;
+    if (plc) r->st.concealed++;
     pthread_mutex_unlock(&r->mu);
-    if (w->kind != WORK_CONCEAL && samples) add_delay(r, w->capture_wall_us);
+    if (w->kind == WORK_AUDIO && n > 0) add_delay(r, w->capture_wall_us);
 }
 
 static void run_work(hc_receiver_t *r, work_t *w)
@@ -235,17 +265,10 @@ static void submit(hc_receiver_t *r, work_kind_t kind, uint8_t *data, size_t len
 
 static int open_audio(hc_receiver_t *r)
 {
-    const AVCodec *c = avcodec_find_decoder_by_name("libopus");
-    if (!c) c = avcodec_find_decoder(AV_CODEC_ID_OPUS);
-    if (!c) return -HC_ECODEC;
-    r->adec = avcodec_alloc_context3(c);
-    r->aframe = av_frame_alloc();
-    r->apkt = av_packet_alloc();
-    if (!r->adec || !r->aframe || !r->apkt) return -HC_ENOMEM;
-    r->adec->sample_rate = 48000;
-    r->adec->request_sample_fmt = AV_SAMPLE_FMT_S16;
-    av_channel_layout_default(&r->adec->ch_layout, 1);
-    return avcodec_open2(r->adec, c, NULL) < 0 ? -HC_ECODEC : 0;
+    int err = 0;
+    r->adec = opus_decoder_create(48000, 1, &err);
+    r->frame_samples = 960;
+    return r->adec && err == OPUS_OK ? 0 : -HC_ECODEC;
 }
 
 int hc_receiver_new(hc_receiver_t **out, const hc_receiver_cfg_t *cfg)
@@ -313,9 +336,7 @@ void hc_receiver_destroy(hc_receiver_t **pr)
     }
     while (r->qh != r->qt) free(r->q[r->qh++ % QUEUE_LEN].data);
     hc_vdec_destroy(&r->vdec);
-    avcodec_free_context(&r->adec);
-    av_frame_free(&r->aframe);
-    av_packet_free(&r->apkt);
+    if (r->adec) opus_decoder_destroy(r->adec);
     free(r->aubuf);
     free(r->slots);
     free(r->out);
@@ -356,7 +377,12 @@ static int insert(hc_receiver_t *r, uint16_t seq, uint32_t ts, bool marker, cons
                         .keyframe = r->cfg.video && starts_keyframe(payload, len),
                         .ref = ref};
     int rc = hc_jbuf_insert(&r->jb, &jp, now_us);
-    if (rc != HC_JBUF_STORED) store_put(r, ref);
+    if (rc != HC_JBUF_STORED) {
+        store_put(r, ref);
+    } else if (!r->cfg.video) {
+        aheld_t *h = &r->aheld[seq % AUDIO_RING];
+        *h = (aheld_t){.seq = seq, .valid = true, .ref = (uint32_t)ref};
+    }
     return rc;
 }
 
@@ -438,6 +464,19 @@ static void release_video(hc_receiver_t *r, const hc_jbuf_frame_t *f)
 static void release_audio(hc_receiver_t *r, const hc_jbuf_frame_t *f)
 {
     if (f->status == HC_JBUF_FRAME_CONCEAL) {
+        /* The packet after the lost one may be here already: its in-band
+         * FEC can rebuild this frame. */
+        uint16_t next = (uint16_t)(f->first_seq + 1);
+        const aheld_t *h = &r->aheld[next % AUDIO_RING];
+        if (h->valid && h->seq == next) {
+            const rpkt_t *p = &r->store[h->ref];
+            uint8_t *copy = p->len ? malloc(p->len) : NULL;
+            if (copy) {
+                memcpy(copy, p->data, p->len);
+                submit(r, WORK_FEC, copy, p->len, f->playout_us, 0);
+                return;
+            }
+        }
         submit(r, WORK_CONCEAL, NULL, 0, f->playout_us, 0);
         return;
     }
@@ -452,9 +491,12 @@ static void release_audio(hc_receiver_t *r, const hc_jbuf_frame_t *f)
 uint64_t hc_receiver_poll(hc_receiver_t *r, uint64_t now_us)
 {
     uint16_t nk[64];
-    /* The endpoint sends the NACKs (see receiver.h); this keeps the jitter
-     * buffer's request bookkeeping, and so its loss estimate, current. */
-    while (hc_jbuf_nacks(&r->jb, now_us, nk, 64) == 64) {
+    int k;
+    /* Deadline-aware NACKs: the jitter buffer knows when a retransmission
+     * can no longer make its frame's playout time (see receiver.h). */
+    while ((k = hc_jbuf_nacks(&r->jb, now_us, nk, 64)) > 0) {
+        if (r->cfg.on_nack) r->cfg.on_nack(r->cfg.nack_ud, nk, (size_t)k, now_us);
+        if (k < 64) break;
     }
     hc_jbuf_frame_t f;
     int rc;
@@ -464,7 +506,13 @@ uint64_t hc_receiver_poll(hc_receiver_t *r, uint64_t now_us)
         else if ((f.status == HC_JBUF_FRAME_OK || f.status == HC_JBUF_FRAME_CONCEAL) &&
                  !r->cfg.video)
             release_audio(r, &f);
-        for (size_t i = 0; i < f.npkts; i++) store_put(r, r->out[i].ref);
+        for (size_t i = 0; i < f.npkts; i++) {
+            if (!r->cfg.video) {
+                aheld_t *h = &r->aheld[r->out[i].seq % AUDIO_RING];
+                if (h->valid && h->seq == r->out[i].seq) h->valid = false;
+            }
+            store_put(r, r->out[i].ref);
+        }
     }
     return hc_jbuf_next_event_us(&r->jb);
 }

@@ -3,22 +3,24 @@
  * endpoint (RTX already unwrapped, FlexFEC already recovered, both marked
  * recovered) into a jitter buffer (proto/jbuf.h), whole frames out at
  * their playout time, depacketized (RFC 6184, proto/h264.h) and decoded on
- * the track's decoder thread (edge/vdec.h; Opus through libavcodec's
- * libopus), then handed to a sink (the playback stream) with the playout
- * time as presentation time.
+ * the track's decoder thread (edge/vdec.h; Opus with libopus), then
+ * handed to a sink (the playback stream) with the playout time as
+ * presentation time.
  *
- * Repair: retransmission requests come from the endpoint's own NACK
- * generator (hc_ep_track_cfg_t.nack, retried once per RTT, given up after
- * the playout budget), because the endpoint has no call to send a NACK
- * list of the caller's; the jitter buffer runs with nack on so its delay
- * leaves room for the retransmission rounds the loss needs, and its own
- * NACK list is drained and only counted. PLI only when the jitter buffer
- * says a frame could not be completed (hc_jbuf_need_keyframe) or the
- * decoder refused a frame, at most once per RTT. Audio: RED (RFC 2198)
+ * Repair: retransmission requests come from the jitter buffer
+ * (hc_jbuf_nacks(): after the reorder wait, again every RTT, and never
+ * once a retransmission could not arrive before the playout time of the
+ * packet's frame), handed to the caller's nack callback from
+ * hc_receiver_poll(), which sends them (hc_endpoint_send_nack(), the
+ * track added with nack_by_caller so the endpoint's own generator stays
+ * quiet). The jitter buffer runs with nack on so its delay leaves room
+ * for the retransmission rounds the loss needs. PLI only when the jitter
+ * buffer says a frame could not be completed (hc_jbuf_need_keyframe) or
+ * the decoder refused a frame, at most once per RTT. Audio: RED (RFC 2198)
  * blocks fill holes before the jitter buffer sees them; a frame still
- * missing at its playout time is concealed (Opus PLC, fed as a TOC-only
- * packet whose zero-length frame libopus treats as lost, RFC 6716
- * section 3.2.1).
+ * missing at its playout time is rebuilt from the next packet's in-band
+ * FEC (RFC 6716 section 2.1.7, libopus decode_fec) when that packet is
+ * already in the buffer, else concealed (libopus PLC).
  *
  * End-to-end delay: the abs-capture-time of a frame's packets against the
  * wall clock when its picture or sound leaves the decoder.
@@ -56,11 +58,17 @@ typedef struct hc_receiver_cfg {
     bool video;
     uint32_t min_delay_ms; /* jitter buffer bounds (40, 300) */
     uint32_t max_delay_ms;
-    bool nack;       /* retransmissions are asked for (by the endpoint) */
+    bool nack;       /* retransmissions are asked for (through the nack callback) */
     bool thread;     /* decode on an own thread (false: inside poll, for tests) */
     uint8_t opus_pt; /* 111 */
     uint8_t red_pt;  /* HC_RECEIVER_PT_RED */
     hc_receiver_sink_t sink;
+    /* (added by the edge polish) The jitter buffer's NACK list (sequence
+     * numbers, oldest first), called from hc_receiver_poll() on its
+     * thread; the caller sends it (hc_endpoint_send_nack()). NULL: the
+     * list is only counted (jb.nacks_sent). */
+    void (*on_nack)(void *ud, const uint16_t *seqs, size_t n, uint64_t now_us);
+    void *nack_ud;
 } hc_receiver_cfg_t;
 
 typedef struct hc_receiver_stats {
@@ -71,7 +79,8 @@ typedef struct hc_receiver_stats {
     uint64_t frames_out;     /* frames given to the decoder */
     uint64_t decoded;        /* pictures / audio frames out of the decoder */
     uint64_t decode_errors;
-    uint64_t concealed;     /* audio frames concealed */
+    uint64_t concealed;     /* audio frames concealed (libopus PLC) */
+    uint64_t fec_recovered; /* audio frames rebuilt from the next packet's in-band FEC */
     uint64_t queue_drops;   /* frames dropped because the decoder fell behind */
     uint64_t incomplete;    /* video frames the depacketizer found broken */
     uint64_t plis;          /* PLIs asked for */

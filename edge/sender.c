@@ -13,6 +13,8 @@
 #define LINK_TIMEOUT_US 2000000 /* no RTCP for this long: the uplink is down */
 #define AUDIO_PPS       50      /* 20 ms Opus */
 #define KEY_MIN_US      500000  /* at most one keyframe request per stream per this */
+#define PAD_MAX_PKTS    8       /* packets one padding slot of the pacer may take */
+#define PAD_MIN_BYTES   100     /* below this a padding slot is not worth another packet */
 
 typedef struct spkt {
     uint8_t data[HC_SENDER_MAX_PAYLOAD];
@@ -538,9 +540,11 @@ void hc_sender_on_rtcp(hc_sender_t *s, const uint8_t *rtcp, size_t len, uint64_t
     if (t < s->last_alloc_bps * 9 / 10) allocate(s);
 }
 
-void hc_sender_note_sent(hc_sender_t *s, uint16_t twcc, uint32_t wire, uint64_t now_us)
+void hc_sender_note_sent(hc_sender_t *s, uint16_t twcc, uint32_t wire, bool probe, uint64_t now_us)
 {
-    hc_bwe_on_sent(s->bwe, twcc, wire, now_us, false);
+    if (!s) return;
+    if (now_us > s->now) s->now = now_us;
+    hc_bwe_on_sent(s->bwe, twcc, wire, s->now, probe);
 }
 
 void hc_sender_set_rtt(hc_sender_t *s, uint32_t rtt_us)
@@ -585,15 +589,27 @@ static void send_one(hc_sender_t *s, const hc_pacer_pkt_t *pk)
     int32_t twcc = -1;
     uint32_t wire = 0;
     if (pk->kind == HC_PACER_PADDING || !pk->ref) {
+        /* A padding slot of the pacer: the io may send less than asked (an
+         * RFC 3550 padding-only packet holds at most 255 octets), so it is
+         * asked again for the rest, and the probe cluster gets the bytes
+         * its rate was planned with. */
         o.stream = -1;
         o.padding = true;
-        o.len = pk->bytes;
-        if (s->cfg.io.send(s->cfg.io.ud, &o, s->now, &twcc, &wire) < 0) {
-            s->padding_refused++;
-            return;
+        uint32_t left = pk->bytes;
+        for (int k = 0; k < PAD_MAX_PKTS && left >= PAD_MIN_BYTES; k++) {
+            o.len = left;
+            twcc = -1;
+            wire = 0;
+            if (s->cfg.io.send(s->cfg.io.ud, &o, s->now, &twcc, &wire) < 0) {
+                if (k == 0) s->padding_refused++;
+                return;
+            }
+            s->padding_sent++;
+            if (!wire) wire = left;
+            if (twcc >= 0) hc_bwe_on_sent(s->bwe, (uint16_t)twcc, wire, s->now, pk->probe);
+            if (wire >= left) break;
+            left -= wire;
         }
-        s->padding_sent++;
-        if (twcc >= 0) hc_bwe_on_sent(s->bwe, (uint16_t)twcc, wire, s->now, pk->probe);
         return;
     }
     spkt_t *p = &s->pool[pk->ref - 1];

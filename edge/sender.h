@@ -20,9 +20,13 @@
  *
  * The sender does not own the endpoint: the caller gives an io callback
  * that sends one packet and tells which transport-wide sequence number it
- * carried (tests put a simulated link there). Packets the endpoint sends
- * on its own (RTX answers to NACKs, FlexFEC) are reported with
- * hc_sender_note_sent() so the estimator knows them.
+ * carried, as the endpoint reported it (tests put a simulated link
+ * there). Packets the endpoint sends on its own (RTX answers to NACKs,
+ * from its `sent` event) are reported with hc_sender_note_sent() so the
+ * estimator knows them. Probe clusters are filled with padding the io
+ * builds (the endpoint's hc_endpoint_send_padding(): retransmissions of
+ * recent packets, or RFC 3550 padding-only packets); a padding packet
+ * smaller than asked is followed by more until the slot is filled.
  *
  * Ownership: hc_sender_new() allocates the packet pool, pacer and
  * estimator once; nothing is allocated per packet.
@@ -61,7 +65,7 @@ typedef struct hc_sender_out {
     bool has_level, voice;
     uint8_t level;
     bool probe;   /* part of a probe cluster */
-    bool padding; /* probe padding: send if you can */
+    bool padding; /* probe padding: send if you can; *wire says how much went */
 } hc_sender_out_t;
 
 typedef struct hc_sender_io {
@@ -156,9 +160,10 @@ int hc_sender_audio(hc_sender_t *s, int idx, const uint8_t *payload, size_t len,
  * callback). */
 void hc_sender_on_rtcp(hc_sender_t *s, const uint8_t *rtcp, size_t len, uint64_t now_us);
 
-/* A packet the endpoint sent by itself (RTX, FEC) with transport-wide
- * sequence number twcc. */
-void hc_sender_note_sent(hc_sender_t *s, uint16_t twcc, uint32_t wire, uint64_t now_us);
+/* A packet the endpoint sent by itself (an RTX answering a NACK) with
+ * transport-wide sequence number twcc, wire bytes on the wire (headers
+ * included); probe when it belongs to a probe cluster. */
+void hc_sender_note_sent(hc_sender_t *s, uint16_t twcc, uint32_t wire, bool probe, uint64_t now_us);
 
 /* Round-trip time (from the endpoint's report blocks). */
 void hc_sender_set_rtt(hc_sender_t *s, uint32_t rtt_us);

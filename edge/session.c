@@ -777,6 +777,7 @@ static int start_media(hc_edge_session_t *s, const hc_sig_joined_t *j)
     mc.video_sink = cfg->video_sink;
     mc.audio_sink = cfg->audio_sink;
     mc.record_dir = cfg->record_dir[0] ? cfg->record_dir : NULL;
+    mc.record_name = cfg->session; /* files named after the session */
     char err[512] = "";
     int rc = s->ops->create(&s->m, &mc, err, sizeof err);
     if (rc < 0) {

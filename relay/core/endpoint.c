@@ -29,6 +29,8 @@
 #define EP_RTCP_CAP   1200
 #define EP_FEC_WINDOW 64      /* default source slots of a track's FEC decoder */
 #define EP_FEC_ACTIVE 1000000 /* repair packets seen this recently: hold first NACKs */
+#define EP_PAD_SCAN   16      /* probe padding repeats one of this many newest packets */
+#define EP_PAD_MAX    255     /* RFC 3550 section 5.1: the padding count is one octet */
 
 /* How a packet reached a track. */
 enum { VIA_MEDIA = 0, VIA_RTX, VIA_FEC };
@@ -49,6 +51,9 @@ struct hc_ep_stream {
     hc_fec_enc_t *fec; /* with cfg.fec_ssrc; in use while fec_group > 0 */
     unsigned fec_group;
     uint16_t fec_seq;
+    /* probe padding: where the walk back through the newest packets is */
+    uint16_t pad_newest;
+    uint8_t pad_back;
     hc_ep_stream_stats_t st;
 };
 
@@ -168,6 +173,20 @@ static void tx_queue(hc_endpoint_t *ep, hc_pkt_t *p, size_t len)
     ep->st.tx_bytes += len;
 }
 
+/* Bytes a datagram of len costs on the wire: UDP and IP headers added. */
+static uint32_t wire_of(const hc_endpoint_t *ep, size_t len)
+{
+    return (uint32_t)len + (hc_addr_family(&ep->cfg.remote) == AF_INET6 ? 48u : 28u);
+}
+
+static void note_sent(hc_endpoint_t *ep, hc_ep_stream_t *s, hc_ep_sent_kind_t kind, int32_t twcc,
+                      size_t len)
+{
+    if (!ep->cfg.ev.sent) return;
+    hc_ep_sent_t info = {.kind = kind, .twcc = twcc, .wire = wire_of(ep, len)};
+    ep->cfg.ev.sent(ep->cfg.ev.ud, s, &info);
+}
+
 /* Protect an RTCP compound in buf and queue it. */
 static int send_rtcp(hc_endpoint_t *ep, const uint8_t *rtcp, size_t len)
 {
@@ -258,9 +277,55 @@ static void send_reports(hc_endpoint_t *ep, uint64_t now_us)
     if (off) (void)send_rtcp(ep, buf, off);
 }
 
-/* Retransmit seq of stream s as RFC 4588 RTX: same timestamp, marker and
- * extensions, the stream's RTX SSRC and payload type, its own sequence
- * number, and the original sequence number (OSN) before the payload. */
+/* Queue orig (plain RTP as sent, from the history) again as RFC 4588 RTX:
+ * same timestamp, marker and extensions, the stream's RTX SSRC and payload
+ * type, its own sequence number, and the original sequence number (OSN)
+ * before the payload. Returns the SRTP length (> 0) with *twcc the
+ * transport-wide number it took (-1 none) and *plen the original payload's
+ * length, or a negative code. */
+static int rtx_out(hc_endpoint_t *ep, hc_ep_stream_t *s, const uint8_t *orig, size_t olen,
+                   int32_t *twcc, size_t *plen)
+{
+    *twcc = -1;
+    *plen = 0;
+    hc_rtp_hdr_t hdr;
+    if (hc_rtp_parse(orig, olen, &hdr) < 0) return -HC_EMALFORMED;
+    hc_pkt_t *p = tx_slot(ep);
+    if (!p) return -HC_EFULL;
+    size_t hl = hdr.header_len;
+    memcpy(p->data, orig, hl);
+    hc_rtp_set_ssrc(p->data, s->cfg.rtx_ssrc);
+    hc_rtp_set_seq(p->data, s->rtx_seq++);
+    hc_rtp_set_pt_marker(p->data, s->cfg.rtx_pt, hdr.marker);
+    p->data[0] &= (uint8_t)~0x20u; /* padding is not carried over */
+    hc_wr16(p->data + hl, hdr.seq);
+    memcpy(p->data + hl + 2, hdr.payload, hdr.payload_len);
+    size_t len = hl + 2 + hdr.payload_len;
+    if ((s->cfg.ext & HC_EP_EXT_TWCC) && hdr.extension) {
+        /* A retransmission is a new packet on the wire for congestion
+         * control: it gets its own transport-wide sequence number. */
+        hc_rtp_hdr_t nh;
+        const uint8_t *d;
+        size_t dl;
+        if (hc_rtp_parse(p->data, len, &nh) >= 0 &&
+            hc_rtpext_find(&nh, HC_EXT_TWCC, &d, &dl) == 1 && dl == 2) {
+            *twcc = ep->twcc_seq;
+            hc_wr16(p->data + (d - p->data), ep->twcc_seq);
+        }
+    }
+    int n = hc_srtp_protect(&ep->tx_srtp, p->data, len, p->cap);
+    if (n < 0) {
+        hc_pool_put(&ep->pool, p);
+        *twcc = -1;
+        return n;
+    }
+    tx_queue(ep, p, (size_t)n);
+    if (*twcc >= 0) ep->twcc_seq++; /* taken only by a packet that goes */
+    *plen = hdr.payload_len;
+    return n;
+}
+
+/* Answer a NACK for seq of stream s with a retransmission. */
 static void send_rtx(hc_endpoint_t *ep, hc_ep_stream_t *s, uint16_t seq, uint64_t now_us)
 {
     s->st.nacks_rx++;
@@ -273,41 +338,16 @@ static void send_rtx(hc_endpoint_t *ep, hc_ep_stream_t *s, uint16_t seq, uint64_
         s->st.rtx_missed++;
         return;
     }
-    hc_rtp_hdr_t hdr;
-    if (hc_rtp_parse(orig, olen, &hdr) < 0) {
-        s->st.rtx_missed++;
-        return;
-    }
-    hc_pkt_t *p = tx_slot(ep);
-    if (!p) return;
-    size_t hl = hdr.header_len;
-    memcpy(p->data, orig, hl);
-    hc_rtp_set_ssrc(p->data, s->cfg.rtx_ssrc);
-    hc_rtp_set_seq(p->data, s->rtx_seq++);
-    hc_rtp_set_pt_marker(p->data, s->cfg.rtx_pt, hdr.marker);
-    p->data[0] &= (uint8_t)~0x20u; /* padding is not carried over */
-    hc_wr16(p->data + hl, seq);
-    memcpy(p->data + hl + 2, hdr.payload, hdr.payload_len);
-    size_t len = hl + 2 + hdr.payload_len;
-    if ((s->cfg.ext & HC_EP_EXT_TWCC) && hdr.extension) {
-        /* A retransmission is a new packet on the wire for congestion
-         * control: it gets its own transport-wide sequence number. */
-        hc_rtp_hdr_t nh;
-        const uint8_t *d;
-        size_t dl;
-        if (hc_rtp_parse(p->data, len, &nh) >= 0 &&
-            hc_rtpext_find(&nh, HC_EXT_TWCC, &d, &dl) == 1 && dl == 2)
-            hc_wr16(p->data + (d - p->data), ep->twcc_seq++);
-    }
-    int n = hc_srtp_protect(&ep->tx_srtp, p->data, len, p->cap);
+    int32_t twcc;
+    size_t plen;
+    int n = rtx_out(ep, s, orig, olen, &twcc, &plen);
     if (n < 0) {
-        hc_pool_put(&ep->pool, p);
-        s->st.rtx_missed++;
+        if (n != -HC_EFULL) s->st.rtx_missed++;
         return;
     }
-    tx_queue(ep, p, (size_t)n);
     s->st.rtx_sent++;
-    s->st.rtx_bytes += hdr.payload_len;
+    s->st.rtx_bytes += plen;
+    note_sent(ep, s, HC_EP_SENT_RTX, twcc, (size_t)n);
 }
 
 /* The repair packet of the group s's encoder just completed: its own SSRC
@@ -331,6 +371,7 @@ static void send_fec(hc_endpoint_t *ep, hc_ep_stream_t *s, uint32_t ts)
     tx_queue(ep, p, (size_t)n);
     s->st.fec_sent++;
     s->st.fec_bytes += (uint64_t)len - 16u; /* RTP header with its one CSRC */
+    note_sent(ep, s, HC_EP_SENT_FEC, -1, (size_t)n);
 }
 
 int hc_endpoint_stream_fec(hc_ep_stream_t *s, unsigned group)
@@ -345,8 +386,9 @@ int hc_endpoint_stream_fec(hc_ep_stream_t *s, unsigned group)
 /* Build the extension data a stream stamps into ext (at least 32 bytes). */
 static int build_ext(hc_endpoint_t *ep, hc_ep_stream_t *s, const hc_rtp_hdr_t *keep,
                      const hc_ep_send_opts_t *o, uint8_t *ext, size_t cap, uint16_t *profile,
-                     size_t *ext_len)
+                     size_t *ext_len, int32_t *twcc)
 {
+    *twcc = -1;
     hc_rtpext_builder_t b;
     hc_rtpext_builder_init(&b, ext, cap);
     if (keep && keep->extension) {
@@ -374,8 +416,8 @@ static int build_ext(hc_endpoint_t *ep, hc_ep_stream_t *s, const hc_rtp_hdr_t *k
         if (n > 0) hc_rtpext_add(&b, HC_EXT_AUDIO_LEVEL, v, (size_t)n);
     }
     if (s->cfg.ext & HC_EP_EXT_TWCC) {
-        n = hc_rtpext_twcc_write(ep->twcc_seq++, v, sizeof v);
-        if (n > 0) hc_rtpext_add(&b, HC_EXT_TWCC, v, (size_t)n);
+        n = hc_rtpext_twcc_write(ep->twcc_seq, v, sizeof v);
+        if (n > 0 && hc_rtpext_add(&b, HC_EXT_TWCC, v, (size_t)n) == 0) *twcc = ep->twcc_seq;
     }
     if (s->cfg.ext & HC_EP_EXT_CAPTURE_TIME) {
         hc_rtpext_capture_time_t ct = {0};
@@ -399,7 +441,8 @@ static int send_built(hc_endpoint_t *ep, hc_ep_stream_t *s, hc_rtp_hdr_t *h, con
     uint8_t ext[96];
     uint16_t profile = HC_RTPEXT_PROFILE_ONE_BYTE;
     size_t ext_len = 0;
-    int rc = build_ext(ep, s, keep, o, ext, sizeof ext, &profile, &ext_len);
+    int32_t twcc;
+    int rc = build_ext(ep, s, keep, o, ext, sizeof ext, &profile, &ext_len, &twcc);
     if (rc < 0) return rc;
     h->extension = ext_len > 0;
     h->ext_profile = profile;
@@ -425,6 +468,11 @@ static int send_built(hc_endpoint_t *ep, hc_ep_stream_t *s, hc_rtp_hdr_t *h, con
         return n;
     }
     tx_queue(ep, p, (size_t)n);
+    /* The number is taken only by a packet that goes: a failed send leaves
+     * no hole the receiver's feedback would report as a loss. */
+    if (twcc >= 0) ep->twcc_seq++;
+    if (o && o->twcc_out) *o->twcc_out = twcc;
+    if (o && o->wire_out) *o->wire_out = wire_of(ep, (size_t)n);
     if (fec_due) send_fec(ep, s, h->ts);
     s->sent_any = true;
     s->last_ts = h->ts;
@@ -461,6 +509,105 @@ int hc_endpoint_send_rtp(hc_endpoint_t *ep, hc_ep_stream_t *s, const uint8_t *rt
     hc_rtp_hdr_t h = in;
     h.ssrc = s->cfg.ssrc;
     return send_built(ep, s, &h, in.payload, in.payload_len, opts, &in, now_us);
+}
+
+/* A padding-only packet (RFC 3550 section 5.1: P set, no payload, the
+ * last padding octet holds the count) on s's RTX SSRC, of about `bytes`
+ * on the wire (fixed: what UDP/IP and SRTP add). Returns the SRTP length
+ * with *twcc the transport-wide number it took (-1 none). */
+static int padding_only(hc_endpoint_t *ep, hc_ep_stream_t *s, size_t bytes, uint32_t fixed,
+                        int32_t *twcc)
+{
+    *twcc = -1;
+    uint8_t ext[16], v[4];
+    size_t ext_len = 0;
+    uint16_t profile = HC_RTPEXT_PROFILE_ONE_BYTE;
+    int32_t t = -1;
+    if (s->cfg.ext & HC_EP_EXT_TWCC) {
+        hc_rtpext_builder_t b;
+        hc_rtpext_builder_init(&b, ext, sizeof ext);
+        int n = hc_rtpext_twcc_write(ep->twcc_seq, v, sizeof v);
+        if (n > 0 && hc_rtpext_add(&b, HC_EXT_TWCC, v, (size_t)n) == 0 &&
+            hc_rtpext_finish(&b, &profile, &ext_len) >= 0)
+            t = ep->twcc_seq;
+        else
+            ext_len = 0;
+    }
+    hc_rtp_hdr_t h;
+    memset(&h, 0, sizeof h);
+    h.pt = s->cfg.rtx_pt;
+    h.seq = s->rtx_seq;
+    h.ts = s->last_ts;
+    h.ssrc = s->cfg.rtx_ssrc;
+    h.extension = ext_len > 0;
+    h.ext_profile = profile;
+    h.ext_data = ext;
+    h.ext_len = ext_len;
+    size_t hl = hc_rtp_header_size(&h);
+    size_t pad = bytes > hl + fixed ? bytes - hl - fixed : 1;
+    h.padding_len = pad > EP_PAD_MAX ? EP_PAD_MAX : pad;
+    hc_pkt_t *p = tx_slot(ep);
+    if (!p) return -HC_EFULL;
+    int len = hc_rtp_write(&h, NULL, 0, p->data, EP_MAX_RTP);
+    int n = len < 0 ? len : hc_srtp_protect(&ep->tx_srtp, p->data, (size_t)len, p->cap);
+    if (n < 0) {
+        hc_pool_put(&ep->pool, p);
+        return n;
+    }
+    tx_queue(ep, p, (size_t)n);
+    s->rtx_seq++;
+    if (t >= 0) ep->twcc_seq++;
+    *twcc = t;
+    return n;
+}
+
+int hc_endpoint_send_padding(hc_endpoint_t *ep, hc_ep_stream_t *s, size_t bytes,
+                             const hc_ep_send_opts_t *opts, uint64_t now_us)
+{
+    if (!ep || !s || !s->used || !s->cfg.rtx_ssrc) return -HC_EINVAL;
+    /* UDP/IP and the SRTP tag (16 for AEAD_AES_128_GCM, 10 for the
+     * HMAC-SHA1-80 suite: a few bytes under is fine for a probe). */
+    uint32_t fixed = wire_of(ep, 0) + 16;
+    int32_t twcc = -1;
+    int n = -1;
+    bool rtx = false;
+    if (s->has_hist && s->sent_any) {
+        /* The newest packets that fit, one after the other: the receiver
+         * gets some redundancy out of the probe, and a packet that was
+         * lost on the way is repaired before anyone asked. */
+        uint16_t newest = (uint16_t)(s->next_seq - 1);
+        if (newest != s->pad_newest) {
+            s->pad_newest = newest;
+            s->pad_back = 0;
+        }
+        for (unsigned k = 0; k < EP_PAD_SCAN && n < 0; k++) {
+            unsigned back = (s->pad_back + k) % EP_PAD_SCAN;
+            const uint8_t *orig;
+            size_t olen, plen;
+            uint32_t age_ms;
+            if (hc_history_get(&s->hist, (uint16_t)(newest - back), now_us, &orig, &olen, &age_ms) <
+                    0 ||
+                age_ms > ep->cfg.rtx_max_age_ms || olen + 2 + fixed > bytes)
+                continue;
+            n = rtx_out(ep, s, orig, olen, &twcc, &plen);
+            if (n == -HC_EFULL) return n;
+            if (n > 0) {
+                rtx = true;
+                s->pad_back = (uint8_t)((back + 1) % EP_PAD_SCAN);
+            }
+        }
+    }
+    if (n < 0) n = padding_only(ep, s, bytes, fixed, &twcc);
+    if (n < 0) return n;
+    uint32_t wire = wire_of(ep, (size_t)n);
+    if (rtx)
+        s->st.padding_rtx++;
+    else
+        s->st.padding_only++;
+    s->st.padding_bytes += wire;
+    if (opts && opts->twcc_out) *opts->twcc_out = twcc;
+    if (opts && opts->wire_out) *opts->wire_out = wire;
+    return (int)wire;
 }
 
 /* ---- receiving ---- */
@@ -920,6 +1067,16 @@ static uint64_t feedback(hc_endpoint_t *ep, uint64_t now_us)
             for (int64_t e = lo; e <= t->highest && t->nmissing; e++) {
                 rx_slot_t *sl = &t->ring[e & t->mask];
                 if (sl->ext != e || sl->state != RX_MISSING) continue;
+                if (t->cfg.nack_by_caller) {
+                    /* The caller NACKs; the gap only waits to be given up. */
+                    if (now_us - sl->missing_since >= max_age) {
+                        give_up(t, sl);
+                        continue;
+                    }
+                    uint64_t d = sl->missing_since + max_age - now_us;
+                    if (d < next) next = d;
+                    continue;
+                }
                 bool exhausted = !t->cfg.nack || sl->retries >= ep->cfg.nack_max_retries;
                 if (now_us - sl->missing_since >= max_age ||
                     (exhausted && now_us >= sl->next_nack)) {
@@ -1034,6 +1191,35 @@ void hc_endpoint_request_keyframe(hc_endpoint_t *ep, hc_ep_track_t *t, uint64_t 
     t->st.plis_sent++;
     t->last_pli_us = now_us;
     t->pli_sent_once = true;
+}
+
+int hc_endpoint_send_nack(hc_endpoint_t *ep, hc_ep_track_t *t, const uint16_t *seqs, size_t n,
+                          uint64_t now_us)
+{
+    if (!ep || !t || !t->used || !seqs || !n) return -HC_EINVAL;
+    /* Written and queued here, like a PLI: the caller may be inside the
+     * rtp callback, in the middle of an in-order release. */
+    uint8_t buf[EP_RTCP_CAP];
+    for (size_t off = 0; off < n; off += EP_MAX_NACK) {
+        size_t k = n - off < EP_MAX_NACK ? n - off : EP_MAX_NACK;
+        int w = hc_rtcp_write_nack(buf, sizeof buf, ep->cfg.rtcp_ssrc, t->cfg.ssrc, seqs + off, k);
+        if (w < 0) return w;
+        int rc = send_rtcp(ep, buf, (size_t)w);
+        if (rc < 0) return rc;
+    }
+    t->st.nacks_sent += n;
+    if (!t->started) return 0;
+    /* Karn's rule needs to know which request an RTX answers: the first
+     * one of a packet times the RTT (rx_rtp). */
+    for (size_t i = 0; i < n; i++) {
+        int64_t e = t->highest - (int16_t)((uint16_t)t->highest - seqs[i]);
+        if (e > t->highest || e < t->first || e <= t->highest - (int64_t)t->mask) continue;
+        rx_slot_t *sl = &t->ring[e & t->mask];
+        if (sl->ext != e || sl->state != RX_MISSING) continue;
+        if (sl->retries < UINT8_MAX) sl->retries++;
+        sl->last_nack = now_us;
+    }
+    return 0;
 }
 
 void hc_endpoint_set_rtt(hc_endpoint_t *ep, uint32_t rtt_us)

@@ -53,6 +53,23 @@
  *               repair). Receiver reports describe the stream before
  *               repair (RTX and FEC stay out of loss and jitter, RFC 4588
  *               section 8), since the far side sizes its FEC from them.
+ *   edge hooks  (added by the edge polish) what a sender's congestion
+ *               control needs: every send can report the transport-wide
+ *               sequence number it used and its size on the wire (the
+ *               out pointers of hc_ep_send_opts_t), and packets the
+ *               endpoint sends on its own (RTX answering a NACK, FlexFEC)
+ *               are reported through the `sent` event, so the caller never
+ *               has to guess the numbering (a send that fails takes no
+ *               number: no hole the relay's feedback would report as a
+ *               loss); hc_endpoint_send_padding()
+ *               fills the estimator's probe clusters with RFC 4588
+ *               retransmissions of recent packets (useful redundancy) or,
+ *               when none fits, RFC 3550 section 5.1 padding-only packets,
+ *               both on the stream's RTX SSRC; and a receiver whose jitter
+ *               buffer knows the playout deadlines sends its own NACK
+ *               lists (hc_endpoint_send_nack(), with
+ *               hc_ep_track_cfg_t.nack_by_caller switching the endpoint's
+ *               generator off for that track).
  *   keepalive   an RR + SDES compound (RFC 3550 section 6.1) from the
  *               relay-assigned rtcp_ssrc at start and at least every
  *               keepalive interval even when idle, so the relay learns the
@@ -147,6 +164,18 @@ typedef struct hc_ep_rx {
     bool fec;         /* rebuilt from FlexFEC (recovered is true too); added by the FEC work */
 } hc_ep_rx_t;
 
+/* (added by the edge polish) A packet the endpoint sent on its own. */
+typedef enum hc_ep_sent_kind {
+    HC_EP_SENT_RTX = 1, /* an RFC 4588 retransmission answering a NACK */
+    HC_EP_SENT_FEC,     /* a FlexFEC repair packet (carries no transport-wide number) */
+} hc_ep_sent_kind_t;
+
+typedef struct hc_ep_sent {
+    hc_ep_sent_kind_t kind;
+    int32_t twcc;  /* transport-wide sequence number it carries, -1 none */
+    uint32_t wire; /* bytes on the wire: the SRTP datagram + UDP/IP headers */
+} hc_ep_sent_t;
+
 typedef struct hc_endpoint_events {
     void *ud;
     /* A received RTP packet, in arrival order or (reorder_ms > 0) in
@@ -157,6 +186,10 @@ typedef struct hc_endpoint_events {
     /* Any RTCP packet that authenticated (after the endpoint handled it),
      * for callers that want REMB/TWCC or raw reports. May be NULL. */
     void (*rtcp)(void *ud, const uint8_t *rtcp, size_t len);
+    /* (added by the edge polish) A packet of stream s the endpoint queued by
+     * itself (see hc_ep_sent_t), for the caller's bandwidth estimator; it
+     * leaves with the next flush. May be NULL. */
+    void (*sent)(void *ud, hc_ep_stream_t *s, const hc_ep_sent_t *info);
 } hc_endpoint_events_t;
 
 typedef struct hc_endpoint_cfg {
@@ -261,6 +294,11 @@ typedef struct hc_ep_send_opts {
     bool has_audio_level;     /* with HC_EP_EXT_AUDIO_LEVEL */
     bool voice;
     uint8_t audio_level; /* 0 loudest .. 127 silence (-dBov) */
+    /* (added by the edge polish) Outputs, each may be NULL: what the packet
+     * just queued carried, for the caller's bandwidth estimator (written
+     * only on success). */
+    int32_t *twcc_out;  /* its transport-wide sequence number, -1 without HC_EP_EXT_TWCC */
+    uint32_t *wire_out; /* bytes on the wire: the SRTP datagram + UDP/IP headers */
 } hc_ep_send_opts_t;
 
 /* Build and queue one RTP packet with the stream's next sequence number.
@@ -291,6 +329,24 @@ int hc_endpoint_send_rtp(hc_endpoint_t *ep, hc_ep_stream_t *s, const uint8_t *rt
  */
 int hc_endpoint_stream_fec(hc_ep_stream_t *s, unsigned group);
 
+/*
+ * (added by the edge polish) One packet of about `bytes` on the wire (SRTP
+ * datagram + UDP/IP headers) for a bandwidth probe, on stream s's RTX SSRC:
+ * preferably an RFC 4588 retransmission of one of the stream's recent
+ * packets that fits (successive calls walk back through the newest ones,
+ * so a cluster repeats several packets: redundancy the receiver may use),
+ * otherwise an RFC 3550 section 5.1 padding-only packet (no payload, at
+ * most 255 padding octets, so smaller than asked when bytes is large; the
+ * caller sends more to fill its cluster). Either carries a fresh
+ * transport-wide sequence number (with HC_EP_EXT_TWCC), reported through
+ * opts->twcc_out; opts may be NULL. Not kept for RTX, not counted as
+ * retransmissions (hc_ep_stream_stats_t.padding_*). Returns the bytes on
+ * the wire (> 0), or -HC_EINVAL (NULL, no rtx_ssrc), -HC_EFULL (no
+ * buffer), -HC_ESRTP.
+ */
+int hc_endpoint_send_padding(hc_endpoint_t *ep, hc_ep_stream_t *s, size_t bytes,
+                             const hc_ep_send_opts_t *opts, uint64_t now_us);
+
 /* ---- receiving ---- */
 
 typedef struct hc_ep_track_cfg {
@@ -307,6 +363,13 @@ typedef struct hc_ep_track_cfg {
     uint32_t fec_window; /* with fec_ssrc: source packets kept for recovery, power of 2,
                             at least twice the largest group (16..1024; 0: 64); about
                             1.5 KB each, allocated at add */
+    /* (added by the edge polish) NACKs come from the caller
+     * (hc_endpoint_send_nack(), e.g. a jitter buffer that knows each
+     * packet's playout deadline): the endpoint's own generator stays off
+     * for this track whatever `nack` says; gaps are still tracked for the
+     * statistics and given up after nack_max_age_ms, and a retransmission
+     * answering the first NACK of a packet still times the RTT. */
+    bool nack_by_caller;
 } hc_ep_track_cfg_t;
 
 int hc_endpoint_track_add(hc_endpoint_t *ep, const hc_ep_track_cfg_t *cfg, hc_ep_track_t **out);
@@ -318,6 +381,15 @@ uint32_t hc_ep_track_ssrc(const hc_ep_track_t *t);
 /* Ask the relay for a keyframe on t (PLI, sent with the next flush; at most
  * one per pli_min_ms). */
 void hc_endpoint_request_keyframe(hc_endpoint_t *ep, hc_ep_track_t *t, uint64_t now_us);
+
+/* (added by the edge polish) A generic NACK (RFC 4585 section 6.2.1) for
+ * the n sequence numbers (any order; spanning less than 32768) of track t,
+ * from rtcp_ssrc, queued for the next flush (packed into as many PID/BLP
+ * pairs and packets as needed). Meant for tracks with nack_by_caller;
+ * counted in nacks_sent. May be called from inside the rtp callback.
+ * Returns 0, or -HC_EINVAL (NULL, n == 0), -HC_EFULL, -HC_ESRTP. */
+int hc_endpoint_send_nack(hc_endpoint_t *ep, hc_ep_track_t *t, const uint16_t *seqs, size_t n,
+                          uint64_t now_us);
 
 /* An RTT estimate from elsewhere (signaling ping), to time NACKs. */
 void hc_endpoint_set_rtt(hc_endpoint_t *ep, uint32_t rtt_us);
@@ -336,6 +408,10 @@ typedef struct hc_ep_stream_stats {
     /* added by the FEC work */
     uint32_t fec_group;           /* current FEC group size, 0 = off */
     uint64_t fec_sent, fec_bytes; /* repair packets sent, their RTP payload bytes */
+    /* added by the edge polish: hc_endpoint_send_padding() */
+    uint64_t padding_rtx;   /* probe packets that were retransmissions of recent packets */
+    uint64_t padding_only;  /* probe packets that were RFC 3550 padding-only packets */
+    uint64_t padding_bytes; /* their bytes on the wire */
 } hc_ep_stream_stats_t;
 
 typedef struct hc_ep_track_stats {

@@ -125,6 +125,18 @@ static void restart_source(hc_instream_t *s)
     for (hc_track_t *t = s->tracks; t; t = t->src_next) t->epoch = false;
 }
 
+/* A packet that crossed the publisher's link arrived now: its
+ * transport-wide sequence number goes into the leg's feedback. */
+static void twcc_arrival(hc_router_t *r, hc_leg_t *leg, hc_instream_t *s, const uint8_t *d,
+                         uint64_t now)
+{
+    hc_twccfb_record(&leg->twcc->fb, hc_rd16(d), now);
+    leg->twcc->media_ssrc = s->ssrc;
+    if (!hc_timer_active(&leg->twcc->timer))
+        hc_timer_start(r->loop, &leg->twcc->timer, now + RT_TWCC_INTERVAL_US, rt_twcc_timer_fn,
+                       leg);
+}
+
 void rt_rtp_input(hc_router_t *r, hc_instream_t *s, int via, uint8_t *data, size_t len,
                   uint64_t now)
 {
@@ -136,6 +148,14 @@ void rt_rtp_input(hc_router_t *r, hc_instream_t *s, int via, uint8_t *data, size
         return;
     }
     if (rtx) {
+        /* Every RTX packet counts for the publisher's congestion control
+         * before anything may drop it: a payload-less one (RFC 3550
+         * padding) or a repeat of a packet we have are bandwidth probes,
+         * and a probe the feedback reported lost would read as loss. */
+        const uint8_t *tw;
+        size_t twl;
+        if (leg->twcc && hc_rtpext_find(&h, HC_EXT_TWCC, &tw, &twl) == 1 && twl == 2)
+            twcc_arrival(r, leg, s, tw, now);
         /* RFC 4588 section 4: the RTX payload is the original sequence
          * number followed by the original payload; header (extensions
          * included) and timestamp are the original's. Rebuild the original
@@ -230,14 +250,9 @@ void rt_rtp_input(hc_router_t *r, hc_instream_t *s, int via, uint8_t *data, size
             while (hc_rtpext_next(&it, &id, &d, &l) > 0) {
                 if (id == HC_EXT_TWCC && l == 2) {
                     twcc_off = (int)(d - data);
-                    /* A rebuilt packet never crossed the link. */
-                    if (leg->twcc && via != RT_VIA_FEC) {
-                        hc_twccfb_record(&leg->twcc->fb, hc_rd16(d), now);
-                        leg->twcc->media_ssrc = s->ssrc;
-                        if (!hc_timer_active(&leg->twcc->timer))
-                            hc_timer_start(r->loop, &leg->twcc->timer, now + RT_TWCC_INTERVAL_US,
-                                           rt_twcc_timer_fn, leg);
-                    }
+                    /* A rebuilt packet never crossed the link; an RTX was
+                     * recorded on arrival. */
+                    if (leg->twcc && via == RT_VIA_MEDIA) twcc_arrival(r, leg, s, d, now);
                 } else if (id == HC_EXT_AUDIO_LEVEL && s->kind == HC_MEDIA_AUDIO &&
                            via == RT_VIA_MEDIA) {
                     bool voice;

@@ -15,22 +15,6 @@
 #include <errno.h>
 #include <poll.h>
 
-/* Under LeakSanitizer: GLib's constructor keeps a block LSan cannot see a
- * pointer to (tests/interop/test_h264_gst.c explains it); the test
- * source's clock and counter overlays render text with pango, whose
- * fontconfig caches live until exit by design. Leaks from our own code
- * still fail the test. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:_dl_init\nleak:libfontconfig.so\nleak:libpango\n";
-}
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-    return "fast_unwind_on_malloc=0";
-}
-
 typedef struct impair {
     pid_t pid;
     int out;

@@ -22,19 +22,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Under LeakSanitizer: GLib's constructor keeps a block LSan cannot see a
- * pointer to (see tests/interop/test_h264_gst.c). */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:_dl_init\n";
-}
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-    return "fast_unwind_on_malloc=0";
-}
-
 #ifdef HC_HAVE_GSTRTSP
 
 #include <gst/gst.h>

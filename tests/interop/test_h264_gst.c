@@ -22,22 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Under LeakSanitizer: GLib's library constructor keeps a 16 KiB block LSan cannot see a
- * pointer to. Suppress leaks allocated from shared-library constructors only, so a leak of
- * our own making (or of GStreamer objects we forget to unref) still fails the test. GLib has
- * no frame pointers, so the allocation stacks need the slow unwinder to reach the
- * constructor. These hooks are only read by the sanitizer runtimes. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:_dl_init\n";
-}
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-    return "fast_unwind_on_malloc=0";
-}
-
 /* ---- RTP header by hand (RFC 3550 5.1); proto/rtp.h is another module's ------------------- */
 
 typedef struct {

@@ -16,7 +16,9 @@
 #include "proto/rtpext.h"
 #include "proto/srtp.h"
 #include "relay/core/clock.h"
+#include "proto/twcc.h"
 #include "relay/core/endpoint.h"
+#include "relay/core/router.h"
 #include "relay/core/udp.h"
 
 #include <arpa/inet.h>
@@ -63,12 +65,22 @@ typedef struct net {
     int nrec;
     int keyframes;
     bool fir;
+    /* what went A -> B (RTP only): SSRC and transport-wide number, -1 none */
+    uint32_t wire_ssrc[512];
+    int32_t wire_twcc[512];
+    size_t wire_len[512];
+    int nwire;
+    /* A's `sent` events */
+    hc_ep_sent_t sent[64];
+    uint32_t sent_ssrc[64];
+    int nsent;
 } net_t;
 
 static uint8_t K1[HC_SRTP_MAX_KEY_LEN], K2[HC_SRTP_MAX_KEY_LEN];
 static uint32_t g_report_ms; /* report interval for the next net_new(), 0: default */
 static bool g_fec;           /* next net_new(): video with FlexFEC on SSRC_VFEC */
 static uint32_t g_hold_ms;   /* next net_new(): fec_nack_hold_ms */
+static bool g_caller_nack;   /* next net_new(): the video track's NACKs come from the test */
 
 static void keys(void)
 {
@@ -98,6 +110,29 @@ static void on_rtp(void *ud, hc_ep_track_t *t, const hc_ep_rx_t *rx)
     r->fec = rx->fec;
     r->sum = 0;
     for (size_t i = 0; i < rx->len; i++) r->sum += rx->payload[i] * (uint32_t)(i + 1);
+}
+
+static void on_sent(void *ud, hc_ep_stream_t *s, const hc_ep_sent_t *info)
+{
+    net_t *n = ud;
+    if (n->nsent >= 64) return;
+    n->sent_ssrc[n->nsent] = hc_ep_stream_ssrc(s);
+    n->sent[n->nsent++] = *info;
+}
+
+/* The transport-wide number in an SRTP packet's clear header, -1 none. */
+static int32_t wire_twcc_of(const uint8_t *buf, size_t len)
+{
+    uint8_t c[2048];
+    if (len > sizeof c) return -1;
+    memcpy(c, buf, len);
+    c[0] &= (uint8_t)~0x20u; /* the padding count is under SRTP's tag */
+    hc_rtp_hdr_t h;
+    const uint8_t *d;
+    size_t dl;
+    if (hc_rtp_parse(c, len, &h) < 0 || hc_rtpext_find(&h, HC_EXT_TWCC, &d, &dl) != 1 || dl != 2)
+        return -1;
+    return hc_rd16(d);
 }
 
 static void on_keyframe(void *ud, hc_ep_stream_t *s, bool fir)
@@ -130,6 +165,7 @@ static void ep_cfg(hc_endpoint_cfg_t *c, net_t *n, const uint8_t *up, const uint
     c->ev.ud = n;
     c->ev.rtp = on_rtp;
     c->ev.keyframe = on_keyframe;
+    c->ev.sent = on_sent;
     c->rtt_init_ms = 20;
     if (g_report_ms) c->report_ms = c->keepalive_ms = g_report_ms;
     c->fec_nack_hold_ms = g_hold_ms;
@@ -173,7 +209,8 @@ static net_t *net_new(uint32_t reorder_ms, const uint8_t *b_down)
                             .window = 256,
                             .reorder_ms = reorder_ms,
                             .nack = true,
-                            .fec_ssrc = g_fec ? SSRC_VFEC : 0};
+                            .fec_ssrc = g_fec ? SSRC_VFEC : 0,
+                            .nack_by_caller = g_caller_nack};
     ck_assert_int_eq(hc_endpoint_track_add(n->b, &tc, &n->tv), 0);
     hc_ep_track_cfg_t ta = {.ssrc = SSRC_A, .clock_rate = 48000, .window = 64};
     ck_assert_int_eq(hc_endpoint_track_add(n->b, &ta, &n->ta), 0);
@@ -224,6 +261,11 @@ static int relay_once(net_t *n)
         hc_addr_from_sockaddr(&from, (struct sockaddr *)&ss, sl);
         moved++;
         if (hc_addr_eq(&from, &n->aaddr)) {
+            if (!hc_rtcp_is_rtcp(buf, (size_t)r) && r >= 12 && n->nwire < 512) {
+                n->wire_ssrc[n->nwire] = hc_rd32(buf + 8);
+                n->wire_len[n->nwire] = (size_t)r;
+                n->wire_twcc[n->nwire++] = wire_twcc_of(buf, (size_t)r);
+            }
             if (should_drop(n, buf, (size_t)r)) continue;
             sendto(n->m, buf, (size_t)r, 0, hc_addr_sa(&n->baddr), n->baddr.len);
             n->ab++;
@@ -891,6 +933,364 @@ START_TEST(fec_api_errors)
 }
 END_TEST
 
+/* ---- edge hooks (added by the edge polish) ---- */
+
+/* Every send says which transport-wide number it used and what it cost on
+ * the wire; a failed send takes no number; an RTX the endpoint sends on
+ * its own comes through the `sent` event with the number it carries. */
+START_TEST(twcc_reported_per_send)
+{
+    net_t *n = net_new(0, NULL);
+    uint64_t now = 1000000;
+    hc_endpoint_start(n->a, now);
+    hc_endpoint_start(n->b, now);
+    /* the gap shows with the last packet: its NACK is answered after it */
+    n->drop[0] = (uint16_t)(65500 + 8);
+    n->ndrop = 1;
+    int32_t tw[10];
+    uint32_t wire[10];
+    for (int i = 0; i < 10; i++) {
+        uint8_t p[300 + 10 * 10];
+        memset(p, i, sizeof p);
+        tw[i] = -7;
+        hc_ep_send_opts_t o = {.twcc_out = &tw[i], .wire_out = &wire[i]};
+        ck_assert_int_ge(
+            hc_endpoint_send(n->a, n->sv, p, 300 + (size_t)i * 10, 3000u * i, false, &o, now), 0);
+        if (i == 5) {
+            /* too large: refused, and no number is used up */
+            uint8_t big[2000] = {0};
+            int32_t t2 = -7;
+            hc_ep_send_opts_t o2 = {.twcc_out = &t2};
+            ck_assert_int_eq(hc_endpoint_send(n->a, n->sv, big, sizeof big, 0, false, &o2, now),
+                             -HC_ENOSPC);
+            ck_assert_int_eq(t2, -7);
+        }
+        pump(n, now);
+        now += 1000;
+    }
+    for (int i = 0; i < 10; i++) ck_assert_int_eq(tw[i], i);
+    /* what the wire carried agrees, and the wire size is the datagram's
+     * plus UDP/IPv4 */
+    ck_assert_int_ge(n->nwire, 10);
+    for (int i = 0; i < 10; i++) {
+        ck_assert_uint_eq(n->wire_ssrc[i], SSRC_V);
+        ck_assert_int_eq(n->wire_twcc[i], tw[i]);
+        ck_assert_uint_eq(wire[i], n->wire_len[i] + 28);
+    }
+    /* audio without the extension: -1 */
+    int32_t ta = -7;
+    uint8_t opus[30] = {0x78};
+    hc_ep_send_opts_t oa = {.twcc_out = &ta};
+    ck_assert_int_ge(hc_endpoint_send(n->a, n->sa, opus, sizeof opus, 960, false, &oa, now), 0);
+    ck_assert_int_eq(ta, -1);
+    /* B NACKed seq 8: A's RTX took number 10, reported by the event */
+    for (int i = 0; i < 5; i++) {
+        pump(n, now);
+        now += 5000;
+    }
+    ck_assert_int_eq(n->nsent, 1);
+    ck_assert_int_eq(n->sent[0].kind, HC_EP_SENT_RTX);
+    ck_assert_uint_eq(n->sent_ssrc[0], SSRC_V);
+    ck_assert_int_eq(n->sent[0].twcc, 10);
+    bool seen = false;
+    for (int i = 0; i < n->nwire; i++)
+        if (n->wire_ssrc[i] == SSRC_VRTX) {
+            ck_assert_int_eq(n->wire_twcc[i], 10);
+            ck_assert_uint_eq(n->sent[0].wire, n->wire_len[i] + 28);
+            seen = true;
+        }
+    ck_assert(seen);
+    hc_ep_track_stats_t ts;
+    hc_ep_track_stats(n->tv, &ts);
+    ck_assert_uint_eq(ts.rtx, 1);
+    net_free(n);
+}
+END_TEST
+
+/* Probe padding: retransmissions of recent packets that fit the size
+ * asked, walking back through them, else RFC 3550 padding-only packets;
+ * each with the next transport-wide number; B takes none as media. */
+START_TEST(padding_for_probes)
+{
+    net_t *n = net_new(0, NULL);
+    uint64_t now = 1000000;
+    hc_endpoint_start(n->a, now);
+    hc_endpoint_start(n->b, now);
+    int32_t tw = -7;
+    uint32_t wire = 0;
+    hc_ep_send_opts_t o = {.twcc_out = &tw, .wire_out = &wire};
+    /* nothing sent yet: padding only, bounded by the 255 padding octets */
+    int w = hc_endpoint_send_padding(n->a, n->sv, 1000, &o, now);
+    ck_assert_int_gt(w, 0);
+    ck_assert_int_le(w, 12 + 8 + 255 + 16 + 28);
+    ck_assert_int_eq(tw, 0);
+    ck_assert_uint_eq(wire, (uint32_t)w);
+    send_video(n, 8, &now, 1000); /* 600-byte payloads, numbers 1..8 */
+    int nrec = n->nrec;
+    int32_t expect = 9;
+    for (int i = 0; i < 4; i++) {
+        w = hc_endpoint_send_padding(n->a, n->sv, 900, &o, now);
+        ck_assert_int_gt(w, 600);
+        ck_assert_int_le(w, 900);
+        ck_assert_int_eq(tw, expect++);
+    }
+    /* too small for any packet: padding only, about the size asked */
+    w = hc_endpoint_send_padding(n->a, n->sv, 200, &o, now);
+    ck_assert_int_ge(w, 190);
+    ck_assert_int_le(w, 200);
+    ck_assert_int_eq(tw, expect++);
+    pump(n, now);
+    ck_assert_int_eq(n->nrec, nrec); /* duplicates and padding: nothing delivered */
+    hc_ep_stream_stats_t ss;
+    hc_ep_stream_stats(n->sv, &ss);
+    ck_assert_uint_eq(ss.padding_rtx, 4);
+    ck_assert_uint_eq(ss.padding_only, 2);
+    ck_assert_uint_eq(ss.rtx_sent, 0);
+    ck_assert_uint_eq(ss.packets, 8);
+    hc_ep_track_stats_t ts;
+    hc_ep_track_stats(n->tv, &ts);
+    ck_assert_uint_eq(ts.duplicates, 4);
+    ck_assert_uint_eq(ts.packets, 8);
+    /* the retransmitted ones were four different recent packets, newest
+     * first, and everything went on the RTX SSRC with its number */
+    int rtx_seen = 0;
+    int32_t want = 0;
+    for (int i = 0; i < n->nwire; i++) {
+        if (n->wire_ssrc[i] != SSRC_VRTX) continue;
+        ck_assert_int_eq(n->wire_twcc[i], want);
+        want = want == 0 ? 9 : want + 1;
+        rtx_seen++;
+    }
+    ck_assert_int_eq(rtx_seen, 6);
+    /* a stream without RTX cannot probe */
+    ck_assert_int_eq(hc_endpoint_send_padding(n->a, n->sa, 500, NULL, now), -HC_EINVAL);
+    ck_assert_int_eq(hc_endpoint_send_padding(NULL, n->sv, 500, NULL, now), -HC_EINVAL);
+    net_free(n);
+}
+END_TEST
+
+/* nack_by_caller: the endpoint sends no NACK of its own; the caller's
+ * list brings the retransmissions; a gap nobody asks for is given up
+ * after nack_max_age_ms. */
+START_TEST(caller_nacks)
+{
+    g_caller_nack = true;
+    net_t *n = net_new(0, NULL);
+    g_caller_nack = false;
+    uint64_t now = 1000000;
+    hc_endpoint_start(n->a, now);
+    hc_endpoint_start(n->b, now);
+    n->drop[0] = (uint16_t)(65500 + 3);
+    n->drop[1] = (uint16_t)(65500 + 36); /* after the wrap */
+    n->drop[2] = (uint16_t)(65500 + 20); /* never asked for */
+    n->ndrop = 3;
+    n->drop_once = true;
+    send_video(n, 40, &now, 1000);
+    for (int i = 0; i < 10; i++) {
+        pump(n, now);
+        now += 10000;
+    }
+    hc_ep_track_stats_t ts;
+    hc_ep_track_stats(n->tv, &ts);
+    ck_assert_uint_eq(ts.nacks_sent, 0);
+    ck_assert_uint_eq(ts.missing, 3);
+    ck_assert_int_eq(n->nrec, 37);
+    uint16_t ask[2] = {(uint16_t)(65500 + 36), (uint16_t)(65500 + 3)};
+    ck_assert_int_eq(hc_endpoint_send_nack(n->b, n->tv, ask, 2, now), 0);
+    pump(n, now);
+    ck_assert_int_eq(n->nrec, 39);
+    ck_assert(n->rec[37].rtx && n->rec[38].rtx);
+    hc_ep_track_stats(n->tv, &ts);
+    ck_assert_uint_eq(ts.nacks_sent, 2);
+    ck_assert_uint_eq(ts.rtx, 2);
+    /* the unasked one is given up after nack_max_age_ms (1000) */
+    ck_assert_uint_eq(ts.lost, 0);
+    for (int i = 0; i < 120; i++) {
+        pump(n, now);
+        now += 10000;
+    }
+    hc_ep_track_stats(n->tv, &ts);
+    ck_assert_uint_eq(ts.lost, 1);
+    ck_assert_uint_eq(ts.recovered, 2);
+    ck_assert_uint_eq(ts.nacks_sent, 2);
+    /* errors */
+    ck_assert_int_eq(hc_endpoint_send_nack(n->b, n->tv, ask, 0, now), -HC_EINVAL);
+    ck_assert_int_eq(hc_endpoint_send_nack(n->b, NULL, ask, 1, now), -HC_EINVAL);
+    /* a long list goes in several packets */
+    uint16_t many[300];
+    for (int i = 0; i < 300; i++) many[i] = (uint16_t)(1000 + 2 * i);
+    hc_endpoint_stats_t before, after;
+    hc_endpoint_stats(n->b, &before);
+    ck_assert_int_eq(hc_endpoint_send_nack(n->b, n->tv, many, 300, now), 0);
+    hc_endpoint_stats(n->b, &after);
+    ck_assert_uint_eq(after.rtcp_tx - before.rtcp_tx, 3);
+    net_free(n);
+}
+END_TEST
+
+/* ---- against the relay's router: probes count in its feedback ---- */
+
+typedef struct rly {
+    uint64_t now;
+    hc_loop_t *loop;
+    hc_pool_t pool;
+    hc_udp_rx_t rx;
+    int fd;
+    hc_addr_t addr;
+    hc_router_t *r;
+    hc_watch_t w;
+    /* the transport-wide feedback the endpoint got */
+    uint8_t fb[8][1500];
+    size_t fblen[8];
+    int nfb;
+} rly_t;
+
+static uint64_t rly_clock(void *ud)
+{
+    return ((rly_t *)ud)->now;
+}
+
+static void rly_readable(hc_loop_t *loop, hc_watch_t *w, uint32_t events)
+{
+    (void)events;
+    rly_t *rl = w->ud;
+    hc_pkt_t *pk[HC_UDP_BATCH];
+    for (;;) {
+        int n =
+            hc_udp_recv_batch(rl->fd, &rl->rx, &rl->pool, pk, HC_UDP_BATCH, hc_loop_now_us(loop));
+        if (n <= 0) break;
+        for (int i = 0; i < n; i++) hc_router_input(rl->r, pk[i]);
+    }
+}
+
+static void rly_rtcp(void *ud, const uint8_t *rtcp, size_t len)
+{
+    rly_t *rl = ud;
+    hc_rtcp_iter_t it;
+    hc_rtcp_pkt_t p;
+    hc_rtcp_iter_init(&it, rtcp, len);
+    while (hc_rtcp_next(&it, &p) == 1)
+        if (p.kind == HC_RTCP_KIND_TWCC && rl->nfb < 8 && p.u.fb.fci_len <= 1500) {
+            memcpy(rl->fb[rl->nfb], p.u.fb.fci, p.u.fb.fci_len);
+            rl->fblen[rl->nfb++] = p.u.fb.fci_len;
+        }
+}
+
+static void rly_pump(rly_t *rl, hc_endpoint_t *ep)
+{
+    for (int i = 0; i < 6; i++) {
+        hc_endpoint_flush(ep);
+        hc_loop_run_once(rl->loop, 0);
+        hc_endpoint_recv(ep, rl->now);
+    }
+}
+
+START_TEST(relay_counts_probe_padding)
+{
+    keys();
+    rly_t *rl = calloc(1, sizeof *rl);
+    rl->now = 5000000;
+    ck_assert_int_eq(hc_loop_new(&rl->loop), 0);
+    hc_loop_set_clock(rl->loop, rly_clock, rl);
+    ck_assert_int_eq(hc_pool_init(&rl->pool, 256), 0);
+    hc_udp_rx_init(&rl->rx);
+    hc_addr_t bind;
+    hc_addr_parse("127.0.0.1:0", &bind);
+    ck_assert_int_eq(hc_udp_open(&bind, 0, &rl->fd), 0);
+    ck_assert_int_eq(hc_udp_local(rl->fd, &rl->addr), 0);
+    hc_router_cfg_t rc;
+    hc_router_cfg_default(&rc);
+    rc.max_legs = 4;
+    rc.max_instreams = 4;
+    rc.max_tracks = 4;
+    hc_router_events_t rev = {0};
+    ck_assert_int_eq(hc_router_new(&rl->r, &rc, rl->loop, rl->fd, &rl->pool, &rev), 0);
+    ck_assert_int_eq(hc_loop_watch(rl->loop, &rl->w, rl->fd, HC_EV_IN, rly_readable, rl), 0);
+    hc_leg_cfg_t lc = {.suite = HC_SRTP_AEAD_AES_128_GCM, .rtcp_ssrc = RTCP_A, .relay_ssrc = 77};
+    memcpy(lc.key_up, K1, sizeof lc.key_up);
+    memcpy(lc.key_down, K2, sizeof lc.key_down);
+    hc_leg_t *leg;
+    ck_assert_int_eq(hc_router_leg_add(rl->r, &lc, &leg), 0);
+    hc_instream_cfg_t ic = {.kind = HC_MEDIA_VIDEO,
+                            .ssrc = SSRC_V,
+                            .rtx_ssrc = SSRC_VRTX,
+                            .pt = HC_EP_PT_H264,
+                            .rtx_pt = HC_EP_PT_H264_RTX,
+                            .clock_rate = 90000};
+    hc_instream_t *in;
+    ck_assert_int_eq(hc_router_instream_add(rl->r, leg, &ic, &in), 0);
+
+    hc_endpoint_cfg_t c;
+    hc_endpoint_cfg_default(&c);
+    memcpy(c.key_up, K1, sizeof c.key_up);
+    memcpy(c.key_down, K2, sizeof c.key_down);
+    c.rtcp_ssrc = RTCP_A;
+    c.remote = rl->addr;
+    hc_addr_parse("127.0.0.1:0", &c.bind);
+    c.ev.ud = rl;
+    c.ev.rtcp = rly_rtcp;
+    hc_endpoint_t *ep;
+    ck_assert_int_eq(hc_endpoint_new(&ep, &c), 0);
+    hc_ep_stream_cfg_t sc = {.ssrc = SSRC_V,
+                             .rtx_ssrc = SSRC_VRTX,
+                             .pt = HC_EP_PT_H264,
+                             .rtx_pt = HC_EP_PT_H264_RTX,
+                             .clock_rate = 90000,
+                             .ext = HC_EP_EXT_TWCC,
+                             .history = 64,
+                             .first_seq = 4000};
+    hc_ep_stream_t *s;
+    ck_assert_int_eq(hc_endpoint_stream_add(ep, &sc, &s), 0);
+    hc_endpoint_start(ep, rl->now);
+    rly_pump(rl, ep);
+    /* numbers 0..5 media, 6..8 retransmissions of recent packets, 9..11
+     * padding only */
+    for (int i = 0; i < 6; i++) {
+        uint8_t p[500];
+        memset(p, i, sizeof p);
+        ck_assert_int_ge(hc_endpoint_send(ep, s, p, sizeof p, 3000u * i, true, NULL, rl->now), 0);
+        rl->now += 2000;
+        rly_pump(rl, ep);
+    }
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_gt(hc_endpoint_send_padding(ep, s, i < 3 ? 700 : 250, NULL, rl->now), 0);
+        rl->now += 2000;
+        rly_pump(rl, ep);
+    }
+    hc_ep_stream_stats_t ss;
+    hc_ep_stream_stats(s, &ss);
+    ck_assert_uint_eq(ss.padding_rtx, 3);
+    ck_assert_uint_eq(ss.padding_only, 3);
+    for (int i = 0; i < 60; i++) {
+        rl->now += 2000;
+        rly_pump(rl, ep);
+    }
+    ck_assert_int_ge(rl->nfb, 1);
+    bool got[12] = {false};
+    for (int f = 0; f < rl->nfb; f++) {
+        hc_twcc_fb_t hdr;
+        hc_twcc_pkt_t pk[64];
+        size_t np;
+        ck_assert_int_gt(hc_twcc_parse(rl->fb[f], rl->fblen[f], &hdr, pk, 64, &np), 0);
+        for (size_t i = 0; i < np; i++) {
+            uint16_t seq = (uint16_t)(hdr.base_seq + i);
+            if (seq < 12 && pk[i].received) got[seq] = true;
+        }
+    }
+    for (int i = 0; i < 12; i++) ck_assert_msg(got[i], "transport-wide %d not received", i);
+    hc_router_counters_t rcn;
+    hc_router_counters(rl->r, &rcn);
+    hc_endpoint_destroy(&ep);
+    hc_router_destroy(&rl->r);
+    hc_loop_unwatch(&rl->w);
+    hc_udp_rx_fini(&rl->rx, &rl->pool);
+    hc_pool_fini(&rl->pool);
+    hc_loop_destroy(&rl->loop);
+    close(rl->fd);
+    free(rl);
+}
+END_TEST
+
 START_TEST(api_errors)
 {
     keys();
@@ -954,6 +1354,10 @@ static Suite *suite(void)
     tcase_add_test(tc, fec_in_order_and_nack_fallback);
     tcase_add_test(tc, fec_reports_loss_before_repair);
     tcase_add_test(tc, fec_api_errors);
+    tcase_add_test(tc, twcc_reported_per_send);
+    tcase_add_test(tc, padding_for_probes);
+    tcase_add_test(tc, caller_nacks);
+    tcase_add_test(tc, relay_counts_probe_padding);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -21,19 +21,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Under LeakSanitizer: GLib's constructor keeps a block LSan cannot see a
- * pointer to (see tests/interop/test_h264_gst.c). */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:_dl_init\n";
-}
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
-{
-    return "fast_unwind_on_malloc=0";
-}
-
 /* An I420 picture in exactly-sized heap planes (ASan sees over-reads). */
 typedef struct {
     int w, h;

@@ -2,10 +2,12 @@
  * real endpoint pair on loopback: a publishing endpoint (libx264 frames
  * packetized as the edge does) whose packets pass through the test, which
  * drops some before the receiving endpoint sees them. Repair by NACK/RTX
- * (the receiver's endpoint asks, the publisher's answers from its history)
- * and by FlexFEC (hop-by-hop repair packets), compared with no repair; and
- * audio holes filled from RED blocks or concealed. Simulated time: every
- * step is a millisecond, loopback delivery is immediate. */
+ * (the receiver's jitter buffer decides what to ask for and when, the
+ * receiving endpoint sends its lists, the publisher's answers from its
+ * history) and by FlexFEC (hop-by-hop repair packets), compared with no
+ * repair; and audio holes filled from RED blocks, from Opus in-band FEC,
+ * or concealed, and DTX silences. Simulated time: every step is a
+ * millisecond, loopback delivery is immediate. */
 #include "edge/aenc.h"
 #include "edge/receiver.h"
 #include "edge/venc.h"
@@ -18,6 +20,7 @@
 #include <arpa/inet.h>
 #include <libavutil/log.h>
 #include <math.h>
+#include <opus.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -59,6 +62,13 @@ static void on_rtp(void *ud, hc_ep_track_t *t, const hc_ep_rx_t *rx)
     (void)t;
     pair_t *p = ud;
     hc_receiver_rtp(p->r, rx, rx->rx_us);
+}
+
+/* The jitter buffer's NACKs go out through the receiving endpoint. */
+static void on_nack(void *ud, const uint16_t *seqs, size_t n, uint64_t now_us)
+{
+    pair_t *p = ud;
+    ck_assert_int_eq(hc_endpoint_send_nack(p->b, p->t, seqs, n, now_us), 0);
 }
 
 static void on_key(void *ud, hc_ep_stream_t *s, bool fir)
@@ -160,7 +170,8 @@ static void pair_init(pair_t *p, bool nack, unsigned fec_group)
                             .clock_rate = 90000,
                             .window = 1024,
                             .nack = nack,
-                            .fec_ssrc = S_FEC};
+                            .fec_ssrc = S_FEC,
+                            .nack_by_caller = true};
     ck_assert_int_eq(hc_endpoint_track_add(p->b, &tc, &p->t), 0);
 
     hc_receiver_cfg_t rc;
@@ -169,6 +180,8 @@ static void pair_init(pair_t *p, bool nack, unsigned fec_group)
     rc.nack = nack;
     rc.sink.ud = p;
     rc.sink.video = on_picture;
+    rc.on_nack = on_nack;
+    rc.nack_ud = p;
     ck_assert_int_eq(hc_receiver_new(&p->r, &rc), 0);
     hc_receiver_on_rtt(p->r, 20000);
 
@@ -301,12 +314,16 @@ START_TEST(loss_recovered_by_nack)
         ck_assert_uint_eq(p->backwards, 0);
         pics[nack] = p->pictures;
         lost[nack] = st.jb.frames_lost;
+        /* every NACK came from the jitter buffer */
+        ck_assert_uint_eq(ts.nacks_sent, st.jb.nacks_sent);
         if (nack) {
             ck_assert_uint_gt(ts.rtx, 0);
             ck_assert_uint_gt(st.recovered, 0);
+            ck_assert_uint_gt(ts.nacks_sent, 0);
             ck_assert_msg(p->pictures >= 147, "%llu of 150 pictures",
                           (unsigned long long)p->pictures);
         } else {
+            ck_assert_uint_eq(ts.nacks_sent, 0);
             /* the lost frames asked for keyframes */
             ck_assert_uint_gt(st.plis, 0);
             ck_assert_uint_gt(p->key_asked, 0);
@@ -316,6 +333,34 @@ START_TEST(loss_recovered_by_nack)
     }
     ck_assert_uint_gt(pics[1], pics[0]);
     ck_assert_uint_lt(lost[1], lost[0]);
+}
+END_TEST
+
+/* The jitter buffer asks only for what can still make its playout time:
+ * with a round trip longer than the whole playout budget nothing is worth
+ * asking for, where a NACK generator that only knows the RTT would retry
+ * every packet. */
+START_TEST(nacks_respect_playout_deadline)
+{
+    quiet();
+    pair_t *p = calloc(1, sizeof *p);
+    pair_init(p, true, 0);
+    hc_receiver_on_rtt(p->r, 500000); /* 300 ms budget (the default) */
+    p->loss = 0.05;
+    run(p, 60);
+    hc_receiver_stats_t st;
+    hc_receiver_stats(p->r, &st);
+    hc_ep_track_stats_t ts;
+    hc_ep_track_stats(p->t, &ts);
+    ck_assert_uint_gt(p->dropped, 3);
+    ck_assert_uint_eq(st.jb.nacks_sent, 0);
+    ck_assert_uint_eq(ts.nacks_sent, 0);
+    ck_assert_uint_eq(ts.rtx, 0);
+    /* the endpoint still accounts the gaps, given up after its max age */
+    ck_assert_uint_eq(ts.missing, p->dropped);
+    ck_assert_uint_eq(ts.lost, p->dropped);
+    pair_fini(p);
+    free(p);
 }
 END_TEST
 
@@ -352,7 +397,21 @@ typedef struct atest {
     unsigned drop_every, n;
     uint64_t now;
     bool red;
+    bool dropped_last;  /* the previous packet was dropped */
+    unsigned lbrr_next; /* dropped packets whose successor carries LBRR */
 } atest_t;
+
+/* RFC 6716 4.2.3: the LBRR flag of a mono SILK/hybrid packet of one 20 ms
+ * frame is the second bit of its first frame. */
+static bool has_lbrr(const uint8_t *p, size_t len)
+{
+    const unsigned char *fr[48];
+    opus_int16 sz[48];
+    if ((p[0] >> 3) >= 16 || opus_packet_parse(p, (opus_int32)len, NULL, fr, sz, NULL) <= 0 ||
+        sz[0] == 0)
+        return false;
+    return (fr[0][0] >> 6) & 1;
+}
 
 static void on_pcm(void *ud, const int16_t *pcm, int n, uint64_t pts)
 {
@@ -366,7 +425,9 @@ static void on_opus(void *ud, const hc_aenc_pkt_t *pk)
     atest_t *a = ud;
     uint16_t seq = a->seq++;
     a->n++;
-    if (a->drop_every && a->n % a->drop_every == 0) return;
+    if (a->dropped_last && has_lbrr(pk->opus, pk->opus_len)) a->lbrr_next++;
+    a->dropped_last = a->drop_every && a->n % a->drop_every == 0;
+    if (a->dropped_last) return;
     hc_ep_rx_t rx = {.ssrc = 1,
                      .seq = seq,
                      .ts = pk->ts,
@@ -432,6 +493,144 @@ START_TEST(audio_red_fills_holes)
 }
 END_TEST
 
+/* Speech-like test sound: a vowel (a few harmonics of a gliding pitch)
+ * switched on and off at syllable rate, over a little noise. */
+static int16_t speech(uint64_t n, uint64_t *rng)
+{
+    double t = (double)n / 48000.0;
+    double f0 = 140.0 + 30.0 * sin(2 * M_PI * 0.7 * t);
+    double v = 0;
+    for (int h = 1; h <= 6; h++) v += sin(2 * M_PI * f0 * h * t) / h;
+    double env = 0.5 + 0.5 * sin(2 * M_PI * 3.0 * t);
+    double noise = (double)(int)(hc_test_rand(rng) % 2001 - 1000) / 1000.0;
+    return (int16_t)(4000.0 * v * env + 300.0 * noise);
+}
+
+/* A lost Opus packet whose successor is in the jitter buffer comes back
+ * from that packet's in-band FEC (LBRR); without FEC in the stream it is
+ * concealed. */
+START_TEST(audio_inband_fec)
+{
+    quiet();
+    uint64_t rec[2], con[2];
+    unsigned lbrr = 0, drops = 0;
+    for (int fec = 0; fec < 2; fec++) {
+        atest_t a = {.drop_every = 5, .now = 5000000};
+        hc_receiver_cfg_t rc;
+        hc_receiver_cfg_default(&rc, false);
+        rc.thread = false;
+        rc.nack = false;
+        rc.sink.ud = &a;
+        rc.sink.audio = on_pcm;
+        ck_assert_int_eq(hc_receiver_new(&a.r, &rc), 0);
+        hc_aenc_cfg_t ac;
+        hc_aenc_cfg_default(&ac);
+        ac.fec = fec;
+        ac.loss_pct = 15;
+        hc_aenc_t *e;
+        ck_assert_int_eq(hc_aenc_new(&e, &ac, NULL, 0), 0);
+        int16_t pcm[480];
+        uint64_t t = 0, rng = 5;
+        for (int i = 0; i < 300; i++) { /* 3 s in 10 ms chunks */
+            for (int k = 0; k < 480; k++) pcm[k] = speech(t + (uint64_t)k, &rng);
+            t += 480;
+            ck_assert_int_ge(hc_aenc_push(e, pcm, 480, 1, a.now, 0, on_opus, &a), 0);
+            for (int ms = 0; ms < 10; ms++) {
+                hc_receiver_poll(a.r, a.now);
+                a.now += 1000;
+            }
+        }
+        for (int ms = 0; ms < 500; ms++) {
+            hc_receiver_poll(a.r, a.now);
+            a.now += 1000;
+        }
+        hc_receiver_stats_t st;
+        hc_receiver_stats(a.r, &st);
+        unsigned dropped = a.n / 5;
+        rec[fec] = st.fec_recovered;
+        con[fec] = st.concealed;
+        if (fec) {
+            lbrr = a.lbrr_next;
+            drops = dropped;
+        } else {
+            ck_assert_uint_eq(a.lbrr_next, 0);
+        }
+        /* every lost frame is filled one way or the other */
+        ck_assert_uint_ge(st.fec_recovered + st.concealed, dropped - 1);
+        ck_assert_uint_ge(a.samples, (uint64_t)(a.n - 1) * 960);
+        ck_assert_uint_eq(st.decode_errors, 0);
+        hc_aenc_destroy(&e);
+        hc_receiver_destroy(&a.r);
+    }
+    /* 150 frames, one in five lost */
+    ck_assert_uint_eq(rec[0], 0);
+    ck_assert_uint_ge(con[0], 29);
+    /* libopus codes LBRR for the frames its VAD calls active: each of
+     * those holes is rebuilt, only the others are concealed */
+    ck_assert_uint_ge(lbrr, drops / 2);
+    ck_assert_uint_eq(rec[1], lbrr);
+    ck_assert_uint_le(con[1], drops - lbrr);
+    ck_assert_uint_ge(con[1] + 1, drops - lbrr);
+}
+END_TEST
+
+/* DTX: silence costs almost nothing (a comfort-noise update every 400 ms
+ * or so) and the receiver plays on without concealing anything. */
+START_TEST(audio_dtx_silence)
+{
+    quiet();
+    for (int dtx = 0; dtx < 2; dtx++) {
+        atest_t a = {.now = 5000000};
+        hc_receiver_cfg_t rc;
+        hc_receiver_cfg_default(&rc, false);
+        rc.thread = false;
+        rc.nack = false;
+        rc.sink.ud = &a;
+        rc.sink.audio = on_pcm;
+        ck_assert_int_eq(hc_receiver_new(&a.r, &rc), 0);
+        hc_aenc_cfg_t ac;
+        hc_aenc_cfg_default(&ac);
+        ck_assert(ac.dtx); /* on by default */
+        ac.dtx = dtx;
+        hc_aenc_t *e;
+        ck_assert_int_eq(hc_aenc_new(&e, &ac, NULL, 0), 0);
+        int16_t pcm[480];
+        uint64_t t = 0, rng = 9;
+        /* 1 s of speech, 2 s of silence, 1 s of speech */
+        for (int i = 0; i < 400; i++) {
+            bool quiet_part = i >= 100 && i < 300;
+            for (int k = 0; k < 480; k++) pcm[k] = quiet_part ? 0 : speech(t + (uint64_t)k, &rng);
+            t += 480;
+            ck_assert_int_ge(hc_aenc_push(e, pcm, 480, 1, a.now, 0, on_opus, &a), 0);
+            for (int ms = 0; ms < 10; ms++) {
+                hc_receiver_poll(a.r, a.now);
+                a.now += 1000;
+            }
+        }
+        for (int ms = 0; ms < 500; ms++) {
+            hc_receiver_poll(a.r, a.now);
+            a.now += 1000;
+        }
+        hc_aenc_stats_t es;
+        hc_aenc_stats(e, &es);
+        hc_receiver_stats_t st;
+        hc_receiver_stats(a.r, &st);
+        if (dtx) {
+            /* 100 silent frames, nearly all left out */
+            ck_assert_uint_ge(es.dtx_skipped, 80);
+            ck_assert_uint_le(a.n, 400 / 2 - 80);
+        } else {
+            ck_assert_uint_eq(es.dtx_skipped, 0);
+            ck_assert_uint_eq(a.n, 200);
+        }
+        ck_assert_uint_eq(st.concealed, 0);
+        ck_assert_uint_eq(st.decode_errors, 0);
+        hc_aenc_destroy(&e);
+        hc_receiver_destroy(&a.r);
+    }
+}
+END_TEST
+
 START_TEST(audio_encoder_settings)
 {
     quiet();
@@ -448,8 +647,13 @@ START_TEST(audio_encoder_settings)
     ck_assert_int_eq(hc_aenc_push(e, pcm, 960 * 3, 1, 0, 0, NULL, NULL), 3);
     hc_aenc_stats_t es;
     hc_aenc_stats(e, &es);
-    ck_assert_uint_eq(es.reopens, 1);
+    /* applied once, to the running encoder */
+    ck_assert_uint_eq(es.changes, 1);
     ck_assert_uint_eq(es.frames, 3);
+    ck_assert_int_eq(hc_aenc_set(e, &ac), 0); /* the same again: nothing to apply */
+    ck_assert_int_eq(hc_aenc_push(e, pcm, 960, 1, 0, 0, NULL, NULL), 1);
+    hc_aenc_stats(e, &es);
+    ck_assert_uint_eq(es.changes, 1);
     ac.red_level = 3;
     ck_assert_int_eq(hc_aenc_set(e, &ac), -HC_EINVAL);
     /* RFC 6464 levels: silence 127, full scale 0 */
@@ -470,7 +674,10 @@ static Suite *suite(void)
     tcase_add_test(tc, clean_link_every_frame);
     tcase_add_test(tc, loss_recovered_by_nack);
     tcase_add_test(tc, loss_recovered_by_fec);
+    tcase_add_test(tc, nacks_respect_playout_deadline);
     tcase_add_test(tc, audio_red_fills_holes);
+    tcase_add_test(tc, audio_inband_fec);
+    tcase_add_test(tc, audio_dtx_silence);
     tcase_add_test(tc, audio_encoder_settings);
     suite_add_tcase(s, tc);
     return s;
