@@ -514,6 +514,10 @@ static int check_cross(ctx_t *c, const hc_sig_schema_t *s, const char *obj)
             push(c, p->has_width ? ".width" : p->has_height ? ".height" : ".fps");
             return fail(c, "only for kind \"video\"");
         }
+        if (p->kind != HC_SIG_MEDIA_VIDEO && p->has_layer && p->layer != 0) {
+            push(c, ".layer");
+            return fail(c, "simulcast layers are for kind \"video\" only");
+        }
     } else if (s == &schema_stream_info) {
         const hc_sig_stream_info_t *p = (const void *)obj;
         return media_fits(c, p->kind, p->tag, &p->codec);

@@ -157,7 +157,8 @@
     X(T, max_kbps, U32, OPT, 1, 100000, _, 0)                                                      \
     X(T, width, U32, OPT, 16, 7680, _, 0)                                                          \
     X(T, height, U32, OPT, 16, 4320, _, 0)                                                         \
-    X(T, fps, U32, OPT, 1, 120, _, 0)
+    X(T, fps, U32, OPT, 1, 120, _, 0)                                                              \
+    X(T, layer, U32, OPT, 0, 3, _, 0)
 
 /* A stream as the relay knows it: mid and the SSRCs the relay assigned. */
 #define HC_SIG_F_stream_info(X, T)                                                                 \
@@ -168,7 +169,8 @@
     X(T, kind, ENUM, REQ, 0, 0, media, 0)                                                          \
     X(T, tag, ENUM, REQ, 0, 0, tag, 0)                                                             \
     X(T, codec, ENUM, REQ, 0, 0, codec, 0)                                                         \
-    X(T, participant, ID, OPT, 1, HC_SIG_ID_MAX, _, 0)
+    X(T, participant, ID, OPT, 1, HC_SIG_ID_MAX, _, 0)                                             \
+    X(T, layer, U32, OPT, 0, 3, _, 0)
 
 /* Where and how to send media (joined.media). Keys are SRTP master key
  * followed by master salt: 16+12 bytes for gcm, 16+14 for aes-cm. */

@@ -27,7 +27,9 @@ static const char *const examples[] = {
     "{\"type\":\"join\",\"id\":2,\"session\":\"math-101\",\"site\":\"Dongxiang No.2\",\"publish\":"
     "[{\"mid\":\"a0\",\"kind\":\"audio\",\"tag\":\"audio\",\"codec\":\"opus\",\"max_kbps\":32},"
     "{\"mid\":\"v0\",\"kind\":\"video\",\"tag\":\"main\",\"codec\":\"h264\",\"max_kbps\":1200,"
-    "\"width\":1280,\"height\":720,\"fps\":25}],\"subscribe\":true,\"suite\":\"gcm\"}",
+    "\"width\":1280,\"height\":720,\"fps\":25},{\"mid\":\"v0-l1\",\"kind\":\"video\",\"tag\":"
+    "\"main\",\"codec\":\"h264\",\"max_kbps\":300,\"width\":640,\"height\":360,\"fps\":25,"
+    "\"layer\":1}],\"subscribe\":true,\"suite\":\"gcm\"}",
     "{\"type\":\"joined\",\"id\":2,\"session\":\"math-101\",\"kind\":\"class\",\"participant\":"
     "\"p7\",\"media\":{\"port\":40000,\"host\":\"relay.example.org\",\"suite\":\"gcm\","
     "\"key_up\":\"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHA==\",\"key_down\":"
@@ -179,12 +181,15 @@ START_TEST(parsed_values)
     ck_assert_int_eq(m->type, HC_SIG_JOIN);
     ck_assert_int_eq(m->join.id, 2);
     ck_assert_str_eq(m->join.session, "math-101");
-    ck_assert_int_eq(m->join.n_publish, 2);
     ck_assert_str_eq(m->join.publish[1].mid, "v0");
     ck_assert_int_eq(m->join.publish[1].kind, HC_SIG_MEDIA_VIDEO);
     ck_assert_int_eq(m->join.publish[1].tag, HC_SIG_TAG_MAIN);
     ck_assert(m->join.publish[1].has_width && m->join.publish[1].width == 1280);
     ck_assert(!m->join.publish[0].has_width);
+    ck_assert_int_eq(m->join.n_publish, 3);
+    ck_assert(!m->join.publish[1].has_layer && m->join.publish[1].layer == 0);
+    ck_assert(m->join.publish[2].has_layer && m->join.publish[2].layer == 1);
+    ck_assert_str_eq(m->join.publish[2].mid, "v0-l1");
     ck_assert_int_eq(m->join.suite, HC_SIG_SUITE_GCM);
     hc_sig_msg_fini(m);
 
@@ -503,6 +508,14 @@ START_TEST(cross_field_rules)
                   "\"mid\":\"a\",\"kind\":\"audio\",\"tag\":\"audio\",\"codec\":\"opus\",\"fps\":"
                   "30}]}",
                   "join.publish[0].fps", "only for kind \"video\"");
+    expect_schema("{\"type\":\"join\",\"id\":4,\"session\":\"s\",\"site\":\"x\",\"publish\":[{"
+                  "\"mid\":\"a\",\"kind\":\"audio\",\"tag\":\"audio\",\"codec\":\"opus\",\"layer\":"
+                  "1}]}",
+                  "join.publish[0].layer", "for kind \"video\" only");
+    expect_schema("{\"type\":\"join\",\"id\":4,\"session\":\"s\",\"site\":\"x\",\"publish\":[{"
+                  "\"mid\":\"a\",\"kind\":\"video\",\"tag\":\"main\",\"codec\":\"h264\",\"layer\":"
+                  "4}]}",
+                  "join.publish[0].layer", "");
     expect_schema("{\"type\":\"join\",\"id\":4,\"session\":\"s\",\"site\":\"x\",\"publish\":[{"
                   "\"mid\":\"a\",\"kind\":\"data\",\"tag\":\"control\",\"codec\":\"json\"},{"
                   "\"mid\":\"a\",\"kind\":\"audio\",\"tag\":\"audio\",\"codec\":\"opus\"}]}",
