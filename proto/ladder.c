@@ -31,7 +31,7 @@ void hc_ladder_cfg_default(hc_ladder_cfg_t *cfg, hc_ladder_mode_t mode)
                                                : HC_LADDER_OFF;
     cfg->floor_bps = mode == HC_LADDER_FPS_FIRST ? 150000 : 0;
     cfg->down_hold_us = 1000000;
-    cfg->up_hold_us = 4000000;
+    cfg->up_hold_us = 2000000;
     cfg->up_hold_max_us = 32000000;
     cfg->up_margin_pct = 15;
     cfg->sharp_pct = 70;
@@ -187,9 +187,14 @@ int hc_ladder_update(hc_ladder_t *l, uint32_t target, uint64_t now, hc_ladder_ou
             if (!l->above) {
                 l->above = true;
                 l->above_since = now;
+                l->above_min = target;
             }
+            if (target < l->above_min) l->above_min = target;
             if (elapsed(now, l->above_since) >= l->up_hold_us) {
-                l->cur--;
+                /* the best rung the whole hold could enter */
+                unsigned k = l->cur - 1;
+                while (k > 0 && l->above_min >= l->step[k - 1].enter_bps) k--;
+                l->cur = k;
                 l->above = false;
                 l->last_up = now;
                 l->backoff_armed = true;

@@ -14,8 +14,11 @@
  * - down when the rate has stayed below the current rung's minimum for
  *   down_hold (1 s), or at once when it falls below sharp_pct (70 %) of it;
  *   straight to the best rung the rate can hold (several at once);
- * - up one rung at a time, only after the rate has stayed at least
- *   up_margin_pct (15 %) above the next rung's minimum for up_hold (4 s);
+ * - up only after the rate has stayed at least up_margin_pct (15 %) above
+ *   the next rung's minimum for up_hold (2 s), and then straight to the
+ *   best rung the lowest rate of that hold enters (a cellular link that
+ *   comes back from 0.6 to 2.5 Mbit/s gets 720p in one step, not after a
+ *   rung per hold);
  * - a step up that is followed by a step down within 10 s doubles the up
  *   hold (up to 32 s); each 60 s without a step down halves it again. A
  *   rate that oscillates around a threshold therefore cannot make the
@@ -88,7 +91,7 @@ typedef struct hc_ladder_cfg {
     hc_ladder_floor_t floor;
     uint32_t floor_bps;          /* below this STILLS/OFF (0: the last rung's minimum) */
     uint32_t down_hold_us;       /* 1 s */
-    uint32_t up_hold_us;         /* 4 s */
+    uint32_t up_hold_us;         /* 2 s */
     uint32_t up_hold_max_us;     /* 32 s */
     uint32_t up_margin_pct;      /* 15 */
     uint32_t sharp_pct;          /* 70 */
@@ -111,6 +114,7 @@ typedef struct hc_ladder {
     unsigned nsteps, cur;
     bool started, below, above, backoff_armed;
     uint64_t below_since, above_since, last_up, calm_since;
+    uint32_t above_min;  /* lowest target since above_since */
     uint32_t up_hold_us; /* current, after back-off */
     unsigned changes;    /* rung changes so far */
 } hc_ladder_t;

@@ -155,23 +155,33 @@ START_TEST(step_down_sharp)
 }
 END_TEST
 
-START_TEST(step_up_slowly)
+START_TEST(step_up_after_hold)
 {
     hc_ladder_t l = mk(HC_LADDER_RES_FIRST);
     ck_assert_uint_eq(upd(&l, 400000, 0).height, 360);
-    /* 540p needs 700k * 1.15 = 805k held for 4 s; 800k is not enough */
+    /* 540p needs 700k * 1.15 = 805k held for 2 s; 800k is not enough */
     hc_ladder_out_t o = hold(&l, 800000, 200000, 20 * S);
     ck_assert_uint_eq(o.height, 360);
-    /* plenty of rate: one rung per 4 s */
-    o = hold(&l, 3000000, 20 * S, 24 * S - 1);
+    ck_assert_uint_eq(o.bitrate_bps, 800000); /* 360p's maximum */
+    /* plenty of rate, held 2 s: straight to 720p, not a rung per hold */
+    o = hold(&l, 3000000, 20 * S, 22 * S - 1);
     ck_assert_uint_eq(o.height, 360);
-    o = upd(&l, 3000000, 24 * S);
-    ck_assert_uint_eq(o.height, 540);
-    o = hold(&l, 3000000, 24 * S + 200000, 28 * S);
-    ck_assert_uint_eq(o.height, 540);
-    o = upd(&l, 3000000, 28 * S + 200000);
+    o = upd(&l, 3000000, 22 * S);
     ck_assert_uint_eq(o.height, 720);
     ck_assert_uint_eq(o.bitrate_bps, 2500000);
+    ck_assert_uint_eq(l.changes, 1);
+
+    /* the lowest rate of the hold decides: a dip to 1 Mbit/s within it
+     * enters 540p (805k) but not 720p (1380k) */
+    l = mk(HC_LADDER_RES_FIRST);
+    upd(&l, 400000, 0);
+    hold(&l, 3000000, 200000, 1 * S);
+    upd(&l, 1000000, 1 * S + 200000);
+    o = hold(&l, 3000000, 1 * S + 400000, 2 * S + 400000);
+    ck_assert_uint_eq(o.height, 540);
+    /* and from there on to 720p after another hold */
+    o = hold(&l, 3000000, 2 * S + 400000, 4 * S + 600000);
+    ck_assert_uint_eq(o.height, 720);
 }
 END_TEST
 
@@ -210,17 +220,17 @@ START_TEST(backoff_resets)
 {
     hc_ladder_t l = mk(HC_LADDER_RES_FIRST);
     upd(&l, 800000, 0);                 /* 540p */
-    hold(&l, 1500000, 200000, 4400000); /* up to 720p at 4.2 s */
+    hold(&l, 1500000, 200000, 2400000); /* up to 720p at 2.2 s */
     ck_assert_uint_eq(l.step[l.cur].height, 720);
-    upd(&l, 700000, 5 * S); /* sharp fall right after: back-off */
-    ck_assert_uint_eq(l.up_hold_us, 8000000);
-    hc_ladder_out_t o = hold(&l, 1500000, 5 * S + 200000, 13 * S);
-    ck_assert_uint_eq(o.height, 540); /* 4 s is not enough now */
-    o = hold(&l, 1500000, 13 * S, 14 * S);
-    ck_assert_uint_eq(o.height, 720); /* 8 s is */
-    /* a minute without a step down halves the hold again */
-    hold(&l, 2000000, 14 * S, 80 * S);
+    upd(&l, 700000, 3 * S); /* sharp fall right after: back-off */
     ck_assert_uint_eq(l.up_hold_us, 4000000);
+    hc_ladder_out_t o = hold(&l, 1500000, 3 * S + 200000, 7 * S);
+    ck_assert_uint_eq(o.height, 540); /* 2 s is not enough now */
+    o = hold(&l, 1500000, 7 * S, 8 * S);
+    ck_assert_uint_eq(o.height, 720); /* 4 s is */
+    /* a minute without a step down halves the hold again */
+    hold(&l, 2000000, 8 * S, 74 * S);
+    ck_assert_uint_eq(l.up_hold_us, 2000000);
 }
 END_TEST
 
@@ -440,7 +450,7 @@ static Suite *suite(void)
     tcase_add_test(tc, start_where_the_rate_fits);
     tcase_add_test(tc, step_down_after_hold);
     tcase_add_test(tc, step_down_sharp);
-    tcase_add_test(tc, step_up_slowly);
+    tcase_add_test(tc, step_up_after_hold);
     tcase_add_test(tc, no_flapping);
     tcase_add_test(tc, backoff_resets);
     tcase_add_test(tc, diagnostic_stills);
