@@ -17,6 +17,7 @@
 #define IR_ON_BPS       600000u
 #define IR_OFF_BPS      750000u
 #define OPUS_MAX_LOSS   30
+#define AUDIO_FLOOR_PCT 10 /* Opus loss hint with audio_floor */
 
 enum { D_FEC, D_K, D_RED, D_OFEC, D_IR };
 
@@ -133,5 +134,10 @@ int hc_repair_update(hc_repair_t *r, const hc_repair_in_t *in, uint64_t now, hc_
     if (x > 0 && pct < x) pct++;
     c->opus_loss_pct = (uint8_t)(pct > OPUS_MAX_LOSS ? OPUS_MAX_LOSS : pct);
     *out = *c;
+    if (in->audio_floor) { /* applied to the output only: the hysteresis state stays measured */
+        if (out->red_level < 1) out->red_level = 1;
+        out->opus_fec = true;
+        if (out->opus_loss_pct < AUDIO_FLOOR_PCT) out->opus_loss_pct = AUDIO_FLOOR_PCT;
+    }
     return 0;
 }

@@ -9,7 +9,7 @@
 
 static hc_repair_in_t in_of(double loss, uint32_t rtt_ms)
 {
-    hc_repair_in_t in = {loss, 1.0, rtt_ms * 1000, 10000, 300000, 1500000};
+    hc_repair_in_t in = {loss, 1.0, rtt_ms * 1000, 10000, 300000, 1500000, false};
     return in;
 }
 
@@ -177,6 +177,33 @@ START_TEST(k_hysteresis)
 }
 END_TEST
 
+/* Listeners out of sight: audio protected on a clean uplink, more when
+ * the uplink itself loses; video repair untouched. */
+START_TEST(audio_floor)
+{
+    hc_repair_t r;
+    hc_repair_init(&r);
+    hc_repair_in_t in = in_of(0.0, 50);
+    in.audio_floor = true;
+    hc_repair_out_t o;
+    ck_assert_int_eq(hc_repair_update(&r, &in, 0, &o), 0);
+    ck_assert_uint_eq(o.red_level, 1);
+    ck_assert(o.opus_fec);
+    ck_assert_uint_eq(o.opus_loss_pct, 10);
+    ck_assert(!o.fec);
+    in.loss = 0.15;
+    ck_assert_int_eq(hc_repair_update(&r, &in, S, &o), 0);
+    ck_assert_uint_eq(o.red_level, 2);
+    ck_assert_uint_eq(o.opus_loss_pct, 15);
+    ck_assert(o.fec);
+    /* without the floor the same state relaxes to nothing */
+    hc_repair_t r2;
+    hc_repair_init(&r2);
+    ck_assert_uint_eq(step(&r2, 0.0, 50, 0).red_level, 0);
+    ck_assert(!step(&r2, 0.0, 50, S).opus_fec);
+}
+END_TEST
+
 START_TEST(audio_hysteresis)
 {
     hc_repair_t r;
@@ -239,6 +266,7 @@ static Suite *suite(void)
     tcase_add_test(tc, no_flapping);
     tcase_add_test(tc, k_hysteresis);
     tcase_add_test(tc, audio_hysteresis);
+    tcase_add_test(tc, audio_floor);
     tcase_add_test(tc, intra_refresh_hysteresis);
     suite_add_tcase(s, tc);
     return s;
