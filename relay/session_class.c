@@ -35,7 +35,7 @@ static int class_check_publish(hc_sess_t *se, hc_sig_role_t role, const hc_sig_j
         const hc_sig_stream_pub_t *s = &j->publish[i];
         if (s->kind == HC_SIG_MEDIA_AUDIO) audio++;
         if (s->kind == HC_SIG_MEDIA_VIDEO) {
-            video++;
+            if (!hc_sess_pub_sibling(j, i)) video++; /* a simulcast group is one */
             if (s->tag != HC_SIG_TAG_MAIN) {
                 snprintf(reason, cap, "join.publish[%zu]: a class carries tag main video only", i);
                 return -HC_EUNSUPPORTED;

@@ -31,7 +31,7 @@ static int conf_check_publish(hc_sess_t *se, hc_sig_role_t role, const hc_sig_jo
         const hc_sig_stream_pub_t *s = &j->publish[i];
         if (s->kind == HC_SIG_MEDIA_AUDIO) audio++;
         if (s->kind == HC_SIG_MEDIA_VIDEO) {
-            video++;
+            if (!hc_sess_pub_sibling(j, i)) video++; /* a simulcast group is one */
             if (s->tag != HC_SIG_TAG_MAIN) {
                 snprintf(reason, cap, "join.publish[%zu]: a conference carries tag main video only",
                          i);

@@ -38,7 +38,7 @@ static int consult_check_publish(hc_sess_t *se, hc_sig_role_t role, const hc_sig
                      i);
             return -HC_EUNSUPPORTED;
         }
-        for (size_t k = 0; k < i; k++) {
+        for (size_t k = 0; k < i && !hc_sess_pub_sibling(j, i); k++) {
             if (j->publish[k].tag == t) {
                 snprintf(reason, cap, "join.publish[%zu]: one %s stream per party", i,
                          hc_sig_tag_name(t));
@@ -135,6 +135,7 @@ static uint32_t consult_wanted(hc_sess_t *se, hc_part_t *r, hc_slot_want_t *out,
         if (q == r) continue;
         for (uint32_t i = 0; i < q->n_pubs && n < cap; i++) {
             const hc_spub_t *s = &q->pubs[i];
+            if (hc_part_pub_dup(q, s)) continue; /* one track per simulcast group */
             hc_slot_want_t *w = &out[n++];
             w->slot = (q->num << 8) | (uint32_t)s->tag;
             w->kind = s->kind;

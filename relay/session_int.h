@@ -66,6 +66,11 @@ typedef struct hc_spub {
     uint32_t ssrc, rtx_ssrc;
     uint32_t fec_ssrc; /* video: the publisher's FlexFEC stream (added by the FEC work) */
     hc_instream_t *in;
+    /* added by downlink layers: simulcast layer (0 the highest, also when
+     * not given); video streams of one participant with the same tag are
+     * one group, one source, when any of them gives `layer` */
+    bool has_layer;
+    uint32_t layer;
 } hc_spub_t;
 
 /* A stream the relay sends a participant: a router track in a "slot" whose
@@ -271,6 +276,18 @@ hc_part_t *hc_sess_find_num(hc_sess_t *se, uint32_t num);
 hc_part_t *hc_sess_find_id(hc_sess_t *se, const char *id);
 hc_part_t *hc_sess_find_conn(hc_sess_t *se, uint64_t conn);
 hc_spub_t *hc_part_pub(hc_part_t *p, hc_sig_media_t kind, hc_sig_tag_t tag); /* tag 0 = any */
+/* (added by downlink layers) The simulcast group s belongs to (p's video
+ * streams of s's tag when any of them gives `layer`), ordered by layer,
+ * highest first, into out[0..cap); 1 (s itself) otherwise. */
+uint32_t hc_part_group(hc_part_t *p, const hc_spub_t *s, hc_spub_t **out, uint32_t cap);
+/* True when an earlier stream of p already stands for s's group (or, as
+ * before layers, for its tag): receivers get one track per group. */
+bool hc_part_pub_dup(const hc_part_t *p, const hc_spub_t *s);
+/* True when join.publish[i] is a further layer of a simulcast group an
+ * earlier entry started (video of the same tag, and some video of that tag
+ * gives `layer`; those without are layer 0): the kinds' "one stream per
+ * tag" rules count groups. */
+bool hc_sess_pub_sibling(const hc_sig_join_t *j, size_t i);
 bool hc_part_is_host(const hc_part_t *p);
 
 /* Match tracks and sources to the kind's wishes (see top). */

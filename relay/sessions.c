@@ -473,6 +473,58 @@ hc_spub_t *hc_part_pub(hc_part_t *p, hc_sig_media_t kind, hc_sig_tag_t tag)
     return NULL;
 }
 
+/* A tag is layered when any video stream of it gives `layer`; the others
+ * of that tag are then layer 0 (SIGNALING.md: the default). */
+static bool part_tag_layered(const hc_part_t *p, hc_sig_tag_t tag)
+{
+    for (uint32_t i = 0; i < p->n_pubs; i++)
+        if (p->pubs[i].kind == HC_SIG_MEDIA_VIDEO && p->pubs[i].tag == tag && p->pubs[i].has_layer)
+            return true;
+    return false;
+}
+
+uint32_t hc_part_group(hc_part_t *p, const hc_spub_t *s, hc_spub_t **out, uint32_t cap)
+{
+    uint32_t n = 0;
+    if (s->kind != HC_SIG_MEDIA_VIDEO || !part_tag_layered(p, s->tag)) {
+        out[n++] = (hc_spub_t *)s;
+        return n;
+    }
+    for (uint32_t i = 0; i < p->n_pubs && n < cap; i++) {
+        hc_spub_t *q = &p->pubs[i];
+        if (q->kind != s->kind || q->tag != s->tag) continue;
+        /* insertion by layer: at most HC_SIG_STREAMS_MAX entries */
+        uint32_t k = n++;
+        while (k > 0 && out[k - 1]->layer > q->layer) {
+            out[k] = out[k - 1];
+            k--;
+        }
+        out[k] = q;
+    }
+    return n;
+}
+
+bool hc_part_pub_dup(const hc_part_t *p, const hc_spub_t *s)
+{
+    for (const hc_spub_t *q = p->pubs; q < s; q++)
+        if (q->kind == s->kind && q->tag == s->tag) return true;
+    return false;
+}
+
+bool hc_sess_pub_sibling(const hc_sig_join_t *j, size_t i)
+{
+    const hc_sig_stream_pub_t *s = &j->publish[i];
+    if (s->kind != HC_SIG_MEDIA_VIDEO) return false;
+    bool layered = false, earlier = false;
+    for (size_t k = 0; k < j->n_publish; k++) {
+        const hc_sig_stream_pub_t *o = &j->publish[k];
+        if (o->kind != s->kind || o->tag != s->tag) continue;
+        layered |= o->has_layer;
+        if (k < i) earlier = true;
+    }
+    return layered && earlier;
+}
+
 bool hc_part_is_host(const hc_part_t *p)
 {
     return p->role == HC_SIG_ROLE_TEACHER || p->role == HC_SIG_ROLE_CLINICIAN ||
@@ -714,7 +766,20 @@ static void sync_part(hc_sess_t *se, hc_part_t *p)
         hc_part_t *owner = NULL;
         hc_spub_t *s = se->ops->source(se, p, t->slot, t->kind, &owner);
         hc_instream_t *in = s ? s->in : NULL;
-        if (t->t && hc_track_source(t->t) != in) hc_router_track_set_source(r, t->t, in);
+        hc_spub_t *grp[HC_SIG_STREAMS_MAX];
+        uint32_t ng = s && owner ? hc_part_group(owner, s, grp, HC_SIG_STREAMS_MAX) : 0;
+        if (ng >= 2 && t->t) {
+            /* A simulcast group: the router picks the layer per receiver
+             * (idempotent when the group did not change). */
+            hc_instream_t *lay[4];
+            uint32_t nl = 0;
+            for (uint32_t g = 0; g < ng && nl < 4; g++)
+                if (grp[g]->in) lay[nl++] = grp[g]->in;
+            if (hc_router_track_set_layers(r, t->t, lay, nl) < 0 && hc_track_source(t->t) != in)
+                hc_router_track_set_source(r, t->t, in);
+        } else if (t->t && hc_track_source(t->t) != in) {
+            hc_router_track_set_source(r, t->t, in);
+        }
         t->src = (s && owner) ? owner->num : 0;
         if (t->src) memcpy(t->src_id, owner->id, sizeof(t->src_id));
         if (t->src != t->said) p->tracks_dirty = true;
@@ -792,6 +857,8 @@ static void stream_info_of_pub(const hc_spub_t *s, hc_sig_stream_info_t *o)
     o->kind = s->kind;
     o->tag = s->tag;
     o->codec = s->codec;
+    o->has_layer = s->has_layer;
+    o->layer = s->layer;
 }
 
 void hc_sess_peer(const hc_part_t *p, hc_sig_peer_t *out)
@@ -1060,6 +1127,19 @@ static int check_common(const hc_sig_join_t *jn, char *reason, size_t cap)
                      i);
             return -HC_EUNSUPPORTED;
         }
+        if (s->has_layer && s->layer && s->kind != HC_SIG_MEDIA_VIDEO) {
+            snprintf(reason, cap, "join.publish[%zu].layer: only video has simulcast layers", i);
+            return -HC_ESCHEMA;
+        }
+        for (size_t k = 0; hc_sess_pub_sibling(jn, i) && k < i; k++) {
+            const hc_sig_stream_pub_t *o = &jn->publish[k];
+            uint32_t ol = o->has_layer ? o->layer : 0, sl = s->has_layer ? s->layer : 0;
+            if (o->kind == s->kind && o->tag == s->tag && ol == sl) {
+                snprintf(reason, cap, "join.publish[%zu]: layer %u of tag %s given twice", i,
+                         (unsigned)sl, hc_sig_tag_name(s->tag));
+                return -HC_ESCHEMA;
+            }
+        }
         if (s->kind == HC_SIG_MEDIA_AUDIO && (s->has_width || s->has_height || s->has_fps)) {
             snprintf(reason, cap, "join.publish[%zu]: width, height and fps are for video", i);
             return -HC_ESCHEMA;
@@ -1078,6 +1158,8 @@ static void copy_pubs(hc_part_t *p, const hc_sig_join_t *jn)
         s->kind = jn->publish[i].kind;
         s->tag = jn->publish[i].tag;
         s->codec = jn->publish[i].codec;
+        s->has_layer = jn->publish[i].has_layer;
+        s->layer = jn->publish[i].has_layer ? jn->publish[i].layer : 0;
     }
 }
 

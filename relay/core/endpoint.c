@@ -12,6 +12,7 @@
 #include "relay/core/clock.h"
 #include "relay/core/history.h"
 #include "relay/core/pool.h"
+#include "relay/core/twccfb.h"
 #include "relay/core/udp.h"
 
 #include <assert.h>
@@ -31,6 +32,8 @@
 #define EP_FEC_ACTIVE 1000000 /* repair packets seen this recently: hold first NACKs */
 #define EP_PAD_SCAN   16      /* probe padding repeats one of this many newest packets */
 #define EP_PAD_MAX    255     /* RFC 3550 section 5.1: the padding count is one octet */
+#define EP_TWCC_WIN   512     /* transport-wide numbers recorded (4 KiB) */
+#define EP_TWCC_MS    50      /* feedback period by default */
 
 /* How a packet reached a track. */
 enum { VIA_MEDIA = 0, VIA_RTX, VIA_FEC };
@@ -115,6 +118,11 @@ struct hc_endpoint {
     uint64_t srtt_us;
     bool rtt_measured;
     hc_endpoint_stats_t st;
+    /* transport-wide feedback on what we receive (added by downlink layers) */
+    hc_twccfb_t twfb;
+    uint64_t *twarr;
+    uint32_t tw_media_ssrc;
+    uint64_t tw_next_us; /* 0: nothing pending */
     /* loop attachment */
     hc_loop_t *loop;
     hc_watch_t watch;
@@ -987,6 +995,29 @@ static void rx_rtcp(hc_endpoint_t *ep, const uint8_t *buf, size_t len, uint64_t 
     if (ep->cfg.ev.rtcp) ep->cfg.ev.rtcp(ep->cfg.ev.ud, buf, len);
 }
 
+static uint64_t twcc_period(const hc_endpoint_t *ep)
+{
+    return (uint64_t)(ep->cfg.twcc_fb_ms ? ep->cfg.twcc_fb_ms : EP_TWCC_MS) * 1000u;
+}
+
+/* Transport-wide feedback for what arrived since the last one (up to 8
+ * packets when a burst filled more than one). Returns microseconds until
+ * the next one is due, UINT64_MAX when nothing is pending. */
+static uint64_t twcc_feedback(hc_endpoint_t *ep, uint64_t now_us)
+{
+    if (!ep->tw_next_us) return UINT64_MAX;
+    if (now_us < ep->tw_next_us) return ep->tw_next_us - now_us;
+    uint8_t buf[EP_RTCP_CAP];
+    for (int i = 0; i < 8 && hc_twccfb_pending(&ep->twfb); i++) {
+        int n =
+            hc_twccfb_build(&ep->twfb, buf, sizeof buf, ep->cfg.rtcp_ssrc, ep->tw_media_ssrc, NULL);
+        if (n <= 0) break;
+        if (send_rtcp(ep, buf, (size_t)n) == 0) ep->st.twcc_fbs++;
+    }
+    ep->tw_next_us = 0;
+    return UINT64_MAX;
+}
+
 /* One datagram in a pool buffer (4-byte aligned, as libsrtp wants). */
 static void handle(hc_endpoint_t *ep, hc_pkt_t *p, uint64_t now_us)
 {
@@ -1033,6 +1064,18 @@ static void handle(hc_endpoint_t *ep, hc_pkt_t *p, uint64_t now_us)
     if (hc_rtp_parse(p->data, (size_t)n, &h) < 0) {
         ep->st.drop_malformed++;
         return;
+    }
+    if (ep->twarr && h.extension) {
+        /* Every packet that crossed the downlink counts for the relay's
+         * estimate, whatever happens to it next. */
+        const uint8_t *tw;
+        size_t twl;
+        if (hc_rtpext_find(&h, HC_EXT_TWCC, &tw, &twl) == 1 && twl == 2) {
+            hc_twccfb_record(&ep->twfb, hc_rd16(tw), now_us);
+            ep->tw_media_ssrc = t->cfg.ssrc;
+            ep->st.twcc_rx++;
+            if (!ep->tw_next_us) ep->tw_next_us = now_us + twcc_period(ep);
+        }
     }
     if (via == VIA_FEC) {
         rx_fec(ep, t, p->data, (size_t)n, &h, now_us);
@@ -1114,6 +1157,8 @@ static uint64_t feedback(hc_endpoint_t *ep, uint64_t now_us)
         }
     }
     if (off) (void)send_rtcp(ep, buf, off);
+    uint64_t tw = twcc_feedback(ep, now_us);
+    if (tw < next) next = tw;
     return next;
 }
 
@@ -1272,6 +1317,14 @@ int hc_endpoint_new(hc_endpoint_t **out, const hc_endpoint_cfg_t *cfg)
     if ((rc = hc_srtp_init(&ep->rx_srtp, cfg->suite, cfg->key_down, keylen, HC_SRTP_RECV)) < 0)
         goto fail;
     if ((rc = open_socket(ep, &ep->fd)) < 0) goto fail;
+    if (!cfg->twcc_fb_off) {
+        ep->twarr = calloc(EP_TWCC_WIN, sizeof *ep->twarr);
+        if (!ep->twarr) {
+            rc = -HC_ENOMEM;
+            goto fail;
+        }
+        hc_twccfb_init(&ep->twfb, ep->twarr, EP_TWCC_WIN);
+    }
     *out = ep;
     return 0;
 fail:
@@ -1308,6 +1361,7 @@ void hc_endpoint_destroy(hc_endpoint_t **pep)
     for (uint32_t i = 0; ep->tracks && i < ep->cfg.max_tracks; i++) track_free(&ep->tracks[i]);
     free(ep->streams);
     free(ep->tracks);
+    free(ep->twarr);
     hc_srtp_fini(&ep->tx_srtp);
     hc_srtp_fini(&ep->rx_srtp);
     if (ep->pool.block) {

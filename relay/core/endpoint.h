@@ -218,6 +218,15 @@ typedef struct hc_endpoint_cfg {
      * 0 (the default): NACK at once, FEC in parallel, a rebuilt packet
      * ends the retries; the lowest delay when FEC cannot repair. */
     uint32_t fec_nack_hold_ms;
+    /* added by downlink layers: transport-wide CC feedback (draft-holmer-
+     * rmcat-transport-wide-cc-extensions-01 section 3.1, RTPFB FMT 15, from
+     * rtcp_ssrc) for every received packet of a track (media, RTX, FEC)
+     * that carries the transport-wide sequence number, which the relay
+     * writes per leg, so it can estimate this downlink and choose
+     * simulcast layers; one feedback every twcc_fb_ms (0: 50) while
+     * numbers are pending. On unless twcc_fb_off. */
+    uint32_t twcc_fb_ms;
+    bool twcc_fb_off;
 } hc_endpoint_cfg_t;
 
 /* Defaults above; keys, SSRC and addresses zero. */
@@ -444,6 +453,9 @@ typedef struct hc_endpoint_stats {
     uint64_t tx_dropped; /* sendmmsg refused */
     uint64_t rebinds;
     double rtt_ms; /* current estimate */
+    /* added by downlink layers */
+    uint64_t twcc_rx;  /* received packets with a transport-wide number */
+    uint64_t twcc_fbs; /* feedback packets sent */
 } hc_endpoint_stats_t;
 
 void hc_endpoint_stats(const hc_endpoint_t *ep, hc_endpoint_stats_t *out);

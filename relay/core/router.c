@@ -70,7 +70,7 @@ void rt_rate_add(rt_rate_t *rate, uint64_t bytes, uint64_t now_us)
     rate->bytes += bytes;
 }
 
-static uint32_t rate_now(const rt_rate_t *rate, uint64_t now_us)
+uint32_t rt_rate_now(const rt_rate_t *rate, uint64_t now_us)
 {
     /* A stream that stopped shows 0, not its last rate. */
     if (rate->start_us && now_us - rate->start_us >= 2 * RT_BITRATE_WINDOW) return 0;
@@ -161,7 +161,9 @@ int hc_router_new(hc_router_t **out, const hc_router_cfg_t *cfg, hc_loop_t *loop
         cfg->max_tracks > (1u << 24) || cfg->history_video == 0 || cfg->history_audio == 0 ||
         (cfg->history_video & (cfg->history_video - 1)) ||
         (cfg->history_audio & (cfg->history_audio - 1)) || cfg->history_video > 65536 ||
-        cfg->history_audio > 65536 || cfg->report_ms == 0 || cfg->leg_timeout_ms == 0)
+        cfg->history_audio > 65536 || cfg->report_ms == 0 || cfg->leg_timeout_ms == 0 ||
+        (cfg->bwe_history && ((cfg->bwe_history & (cfg->bwe_history - 1)) ||
+                              cfg->bwe_history < 256 || cfg->bwe_history > 65536)))
         return -HC_EINVAL;
     hc_router_t *r = calloc(1, sizeof(*r));
     if (!r) return -HC_ENOMEM;
@@ -179,10 +181,11 @@ int hc_router_new(hc_router_t **out, const hc_router_cfg_t *cfg, hc_loop_t *loop
     r->free_ins = free_stack(cfg->max_instreams);
     r->free_trk = free_stack(cfg->max_tracks);
     r->slots = aligned_alloc(64, (size_t)HC_UDP_TX_BATCH * HC_PKT_CAP);
+    r->fbpkts = calloc(RT_BWE_FB_MAX, sizeof(*r->fbpkts));
     /* legs' RTCP SSRCs, instreams' media, RTX and FEC SSRCs, tracks */
     uint32_t entries = cfg->max_legs + 3 * cfg->max_instreams + cfg->max_tracks;
     if (!r->legs || !r->ins || !r->trk || !r->free_legs || !r->free_ins || !r->free_trk ||
-        !r->slots || hc_ssrcmap_init(&r->map, entries, cfg->seed) < 0) {
+        !r->slots || !r->fbpkts || hc_ssrcmap_init(&r->map, entries, cfg->seed) < 0) {
         hc_router_destroy(&r);
         return -HC_ENOMEM;
     }
@@ -217,6 +220,7 @@ void hc_router_destroy(hc_router_t **rp)
     free(r->free_ins);
     free(r->free_trk);
     free(r->slots);
+    free(r->fbpkts);
     free(r);
     *rp = NULL;
 }
@@ -398,6 +402,7 @@ void hc_router_leg_remove(hc_router_t *r, hc_leg_t *leg)
         hc_timer_stop(&leg->twcc->timer);
         free(leg->twcc);
     }
+    rt_leg_bwe_free(leg);
     hc_ssrcmap_del(&r->map, leg->rtcp_ssrc);
     hc_srtp_fini(&leg->rx);
     hc_srtp_fini(&leg->tx);
@@ -496,6 +501,7 @@ int hc_router_instream_add(hc_router_t *r, hc_leg_t *leg, const hc_instream_cfg_
 void hc_router_instream_remove(hc_router_t *r, hc_instream_t *s)
 {
     assert(r && s && s->used);
+    rt_layers_instream_gone(r, s);
     while (s->tracks) hc_router_track_set_source(r, s->tracks, NULL);
     hc_leg_t *leg = s->leg;
     for (hc_instream_t **pp = &leg->instreams; *pp; pp = &(*pp)->next_in_leg) {
@@ -611,6 +617,7 @@ int hc_router_track_add(hc_router_t *r, hc_leg_t *subscriber, const hc_track_cfg
 void hc_router_track_remove(hc_router_t *r, hc_track_t *t)
 {
     assert(r && t && t->used);
+    rt_layers_free(r, t);
     rt_track_unlink(t);
     hc_leg_t *leg = t->leg;
     for (hc_track_t **pp = &leg->tracks; *pp; pp = &(*pp)->next_in_leg) {
@@ -638,17 +645,14 @@ int hc_router_track_set_source(hc_router_t *r, hc_track_t *t, hc_instream_t *src
 {
     if (!r || !t || !t->used) return -HC_EINVAL;
     if (src && (!src->used || src->kind != t->kind)) return -HC_EINVAL;
+    rt_layers_free(r, t);
     if (src == t->src) return 0;
     rt_track_unlink(t);
     t->epoch = false;
     t->wait_kf = false;
     t->switching = false;
     if (!src) return 0;
-    t->src = src;
-    t->src_prev = NULL;
-    t->src_next = src->tracks;
-    if (src->tracks) src->tracks->src_prev = t;
-    src->tracks = t;
+    rt_track_link(t, src);
     t->switching = true;
     if (t->kind == HC_MEDIA_VIDEO) {
         /* A decoder cannot continue a different encoder's stream: hold the
@@ -673,6 +677,15 @@ void hc_leg_stats(const hc_leg_t *leg, hc_leg_stats_t *out)
     out->rebinds = leg->rebinds;
     out->last_rx_us = leg->last_rx_us;
     out->active = leg->active;
+    if (leg->bwe) {
+        hc_bwe_state_t st;
+        hc_bwe_state(leg->bwe->bwe, &st);
+        out->estimate_bps = st.target_bps;
+        out->acked_bps = st.acked_bps;
+        out->qdelay_ms = st.qdelay_us / 1000u;
+        out->est_loss = st.loss;
+        out->probes = st.probes;
+    }
 }
 
 void hc_instream_stats(const hc_instream_t *s, hc_instream_stats_t *out)
@@ -691,7 +704,7 @@ void hc_instream_stats(const hc_instream_t *s, hc_instream_stats_t *out)
     out->plis_sent = s->plis_sent;
     out->firs_sent = s->firs_sent;
     out->keyframes = s->keyframes;
-    out->bitrate_bps = rate_now(&s->rate, rt_now(s->leg->r));
+    out->bitrate_bps = rt_rate_now(&s->rate, rt_now(s->leg->r));
     out->rtt_ms = s->leg->rtt_us / 1000.0;
     out->fec_rx = s->fec_rx;
     out->recovered_fec = s->recovered_fec;
@@ -713,7 +726,7 @@ void hc_track_stats(const hc_track_t *t, hc_track_stats_t *out)
     out->loss = t->loss;
     out->jitter_ms = t->jitter_ms;
     out->rtt_ms = t->rtt_ms;
-    out->bitrate_bps = rate_now(&t->rate, rt_now(t->leg->r));
+    out->bitrate_bps = rt_rate_now(&t->rate, rt_now(t->leg->r));
     out->remb_bps = t->remb_bps;
     if (t->fec) {
         out->fec_k = t->fec->k;
@@ -721,6 +734,17 @@ void hc_track_stats(const hc_track_t *t, hc_track_stats_t *out)
         out->fec_bytes = t->fec->bytes;
         out->fec_loss = t->fec->loss;
     }
+    out->layer = -1;
+    out->layer_pending = -1;
+    if (t->lay) {
+        out->layer = t->lay->cur;
+        out->layer_pending = t->lay->pend;
+        out->layers = t->lay->n;
+        out->layer_ups = t->lay->ups;
+        out->layer_downs = t->lay->downs;
+        out->layer_failed_ups = t->lay->failed_ups;
+    }
+    if (t->leg->bwe) out->leg_estimate_bps = hc_bwe_target_bps(t->leg->bwe->bwe);
 }
 
 void hc_router_counters(const hc_router_t *r, hc_router_counters_t *out)

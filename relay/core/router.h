@@ -111,6 +111,11 @@ typedef struct hc_router_cfg {
      * cost of later ones for what it cannot repair (0, the default: NACK at
      * once, FEC in parallel, a rebuilt packet cancels the retries) */
     uint32_t fec_nack_hold_ms;
+    /* added by downlink layers: sent records kept by a subscriber leg's
+     * downlink estimator (proto/bwe.h; power of 2, 256..65536; 0: 256:
+     * ~14 KiB with the estimator and the layer group). The estimator exists only on legs that
+     * receive a layered track (hc_router_track_set_layers() with n >= 2). */
+    uint32_t bwe_history;
 } hc_router_cfg_t;
 
 /* Fills cfg with the defaults quoted above. */
@@ -215,6 +220,22 @@ int hc_router_track_add(hc_router_t *r, hc_leg_t *subscriber, const hc_track_cfg
  * gap and its timestamps with the wall-clock time elapsed; video waits for a
  * keyframe (requested from src at once). */
 int hc_router_track_set_source(hc_router_t *r, hc_track_t *t, hc_instream_t *src);
+/* (added by downlink layers) Feed t from a simulcast group: layers[0] the
+ * highest, layers[n-1] the lowest (n <= 4, all of t's kind). The router
+ * forwards the highest layer whose bitrate (the instream's, over the last
+ * second) fits the subscriber leg's downlink estimate less the leg's other
+ * traffic, from the transport-wide feedback the subscriber sends for the
+ * renumbered extension: down at once when the estimate falls below the
+ * current layer or a receiver report says more than 10 % lost; up only
+ * after the estimate held 1.3 x the next layer's bitrate for 5 s; a step
+ * up that congests within 2 s goes back at once and doubles that wait (up
+ * to 40 s). A layer silent for 2 s is skipped. Switches keep forwarding
+ * the old layer until the new one's keyframe (requested at once) starts,
+ * with no sequence gap. n == 1: hc_router_track_set_source(layers[0]);
+ * n == 0: pause. The first layer chosen is the lowest until the estimate
+ * says more. 0, -HC_EINVAL (kind, NULL entry, n > 4) or -HC_ENOMEM. */
+int hc_router_track_set_layers(hc_router_t *r, hc_track_t *t, hc_instream_t *const *layers,
+                               size_t n);
 void hc_router_track_remove(hc_router_t *r, hc_track_t *t);
 /* Change a track's FEC policy (added by the FEC work). OFF and FIXED apply
  * to the next packet; AUTO stops sending FEC and decides afresh at the next
@@ -232,6 +253,12 @@ typedef struct hc_leg_stats {
     uint64_t auth_fail, replay, rebinds;
     uint64_t last_rx_us;
     bool active;
+    /* added by downlink layers: the downlink estimate (0 without one) */
+    uint32_t estimate_bps;
+    uint32_t acked_bps; /* delivery rate the subscriber's feedback acknowledged */
+    uint32_t qdelay_ms; /* queuing delay the estimator sees */
+    double est_loss;    /* loss over the last second from the feedback */
+    uint64_t probes;    /* probe clusters sent */
 } hc_leg_stats_t;
 
 typedef struct hc_instream_stats {
@@ -265,6 +292,12 @@ typedef struct hc_track_stats {
     uint32_t fec_k;               /* current FEC group size, 0 = off */
     uint64_t fec_sent, fec_bytes; /* repair packets sent, SRTP bytes (in bytes too) */
     double fec_loss;              /* smoothed loss the FEC decision uses */
+    /* added by downlink layers */
+    int32_t layer;             /* index of the layer forwarded, -1 none or not layered */
+    uint32_t layers;           /* layers in the group (0: not layered) */
+    int32_t layer_pending;     /* layer waiting for its keyframe, -1 none */
+    uint32_t leg_estimate_bps; /* the subscriber leg's downlink estimate */
+    uint64_t layer_ups, layer_downs, layer_failed_ups;
 } hc_track_stats_t;
 
 void hc_leg_stats(const hc_leg_t *leg, hc_leg_stats_t *out);

@@ -238,5 +238,12 @@ void rt_fec_on_report(hc_router_t *r, hc_track_t *t, uint64_t now)
     };
     hc_repair_out_t out;
     if (hc_repair_update(&e->policy, &in, now, &out) < 0) return;
+    /* (downlink layers) FEC on a congested link adds to what overflows
+     * it: off while the leg's estimator calls the loss congestive; its
+     * bytes count in the leg's traffic the layer choice leaves room for. */
+    if (rt_bwe_congested(t->leg, now)) {
+        set_k(e, 0);
+        return;
+    }
     set_k(e, out.fec ? out.fec_k : 0);
 }

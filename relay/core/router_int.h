@@ -86,6 +86,7 @@
 #ifndef HC_CORE_ROUTER_INT_H
 #define HC_CORE_ROUTER_INT_H
 
+#include "proto/bwe.h"
 #include "proto/fec.h"
 #include "proto/repair.h"
 #include "proto/rtp.h"
@@ -119,6 +120,22 @@
 #define RT_FEC_BUDGET_MS    300     /* hc_fec_policy_t.budget_ms 0 */
 #define RT_FEC_RTT_US       100000  /* RTT assumed for the decision while unknown */
 #define RT_FEC_PT           98      /* hc_track_cfg_t.fec_pt 0 (endpoint.h HC_EP_PT_FLEXFEC) */
+/* Downlink layers (router_layers.c, added by downlink layers) */
+#define RT_LAYERS_MAX       4        /* simulcast layers per track */
+#define RT_BWE_TICK_US      100000   /* estimator tick and layer decision period */
+#define RT_BWE_HISTORY      256      /* hc_router_cfg_t.bwe_history 0 */
+#define RT_BWE_START_BPS    1000000  /* the estimate a leg starts from */
+#define RT_BWE_FB_MAX       1024     /* packets one feedback may report */
+#define RT_WIRE_OVERHEAD    28       /* UDP/IPv4 headers counted with every datagram */
+#define RT_LAYER_STALE_US   2000000  /* a layer silent this long is skipped */
+#define RT_LAYER_UP_WAIT_US 5000000  /* estimate must hold above 1.3 x the next layer */
+#define RT_LAYER_UP_MAX_US  40000000 /* the wait after failed steps up, at most */
+#define RT_LAYER_TRIAL_US   2000000  /* a step up that congests within this failed */
+#define RT_LAYER_SETTLE_US  20000000 /* held this long: the wait is back to its start */
+#define RT_LAYER_UP_MARGIN  1.3
+#define RT_LAYER_LOSS_DOWN  0.10  /* RR fraction lost that steps down at once */
+#define RT_LAYER_QDELAY_US  30000 /* queue delay that fails a step up */
+#define RT_PROBE_GAP_US     4000  /* spacing of probe padding packets */
 /* The largest plain RTP packet the relay forwards: its copy must fit a send
  * slot with the RTX OSN and the SRTP trailer. */
 #define RT_MAX_RTP (HC_PKT_CAP - HC_SRTP_MAX_TRAILER - 2)
@@ -180,6 +197,44 @@ typedef struct rt_leg_twcc {
     uint64_t arr[RT_TWCC_WINDOW];
 } rt_leg_twcc_t;
 
+/* A track's simulcast group (allocated by hc_router_track_set_layers() with
+ * n >= 2): in[0] the highest layer. t->src is in[cur]; while a switch
+ * waits for the new layer's keyframe, in[pend] has the track on its
+ * pending list and t->src keeps forwarding. */
+typedef struct rt_layers rt_layers_t;
+struct rt_layers {
+    hc_track_t *t;
+    hc_instream_t *in[RT_LAYERS_MAX];
+    uint8_t n;
+    int8_t cur, pend;                   /* indices into in[], -1 none */
+    rt_layers_t *pend_prev, *pend_next; /* on in[pend]->pending */
+    uint64_t up_ok_since;               /* the next layer up fits since (0: it does not) */
+    uint64_t up_wait_us;                /* how long it must fit first */
+    uint64_t trial_until;               /* a step up is on trial until then (0: none) */
+    int8_t trial_from;                  /* the layer it came from */
+    uint64_t settled_since;
+    uint64_t ups, downs, failed_ups;
+};
+
+/* A subscriber leg's downlink estimator (allocated with its first layered
+ * track): every packet sent with a transport-wide number is recorded, the
+ * leg's feedback, RR loss and RTT feed it, a timer ticks it, and probe
+ * clusters (padding made of RTX of recently sent packets) let it find
+ * capacity above what the chosen layers use. */
+typedef struct rt_leg_bwe {
+    hc_bwe_t *bwe;
+    hc_timer_t tick, probe_timer;
+    uint32_t layered; /* layered tracks on the leg */
+    bool probing;
+    uint32_t probe_bps;
+    uint64_t probe_start, probe_bytes;
+    uint32_t probe_pkts;
+    uint8_t probe_back;
+    uint32_t last_target;
+    uint64_t falling_until; /* the estimate fell recently: congestion */
+    uint64_t fb_packets;    /* feedback packets parsed */
+} rt_leg_bwe_t;
+
 struct hc_leg {
     hc_router_t *r;
     hc_addr_t addr;
@@ -194,6 +249,7 @@ struct hc_leg {
     hc_instream_t *instreams; /* via next_in_leg */
     hc_track_t *tracks;       /* via next_in_leg */
     rt_leg_twcc_t *twcc;      /* publishing legs only */
+    rt_leg_bwe_t *bwe;        /* legs with layered tracks only (added by downlink layers) */
     hc_timer_t report_timer, active_timer;
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
     uint64_t auth_fail, replay, rebinds, last_rx_us;
@@ -244,6 +300,9 @@ struct hc_instream {
     bool fec_seen;
     uint64_t fec_seen_us;
     uint64_t fec_rx, recovered_fec, fec_bad;
+    /* downlink layers */
+    uint64_t last_rx_us;  /* last original packet */
+    rt_layers_t *pending; /* tracks waiting for this instream's keyframe */
 };
 
 struct hc_track {
@@ -274,6 +333,8 @@ struct hc_track {
     double loss, jitter_ms, rtt_ms;
     rt_rate_t rate;
     rt_fec_out_t *fec; /* FlexFEC toward the subscriber: with a fec_ssrc only */
+    rt_layers_t *lay;  /* simulcast group, n >= 2 only (added by downlink layers) */
+    uint32_t rr_ext;   /* highest sequence number of the last report block */
 };
 
 struct hc_router {
@@ -293,13 +354,16 @@ struct hc_router {
     hc_loop_hook_t hook;
     hc_router_counters_t c;
     uint64_t rng;
-    int64_t wall_off_us; /* wall clock minus loop clock */
+    int64_t wall_off_us;   /* wall clock minus loop clock */
+    hc_twcc_pkt_t *fbpkts; /* RT_BWE_FB_MAX: parsing subscribers' feedback */
 };
 
 /* router.c */
 uint32_t rt_rand(hc_router_t *r);
 uint64_t rt_now(const hc_router_t *r);
 uint64_t rt_ntp(const hc_router_t *r, uint64_t now_us);
+/* A rate's bit/s over its last window, 0 once it stopped (2 windows). */
+uint32_t rt_rate_now(const rt_rate_t *rate, uint64_t now_us);
 void rt_rate_add(rt_rate_t *rate, uint64_t bytes, uint64_t now_us);
 /* The next send slot (flushes a full batch first). */
 uint8_t *rt_tx_slot(hc_router_t *r);
@@ -337,6 +401,27 @@ void rt_fec_send(hc_router_t *r, hc_track_t *t, uint32_t ts, uint64_t now);
 void rt_fec_on_report(hc_router_t *r, hc_track_t *t, uint64_t now);
 /* Apply a policy (k for FIXED and OFF at once; AUTO at the next report). */
 void rt_fec_set_policy(hc_track_t *t, const hc_fec_policy_t *p);
+
+/* router_layers.c (added by downlink layers) */
+/* A packet with transport-wide number seq, wire bytes (SRTP), went to leg. */
+void rt_bwe_sent(hc_router_t *r, hc_leg_t *leg, uint16_t seq, size_t bytes, uint64_t now);
+/* A subscriber's transport-wide feedback (the FCI). */
+void rt_bwe_feedback(hc_router_t *r, hc_leg_t *leg, const uint8_t *fci, size_t len, uint64_t now);
+/* A subscriber's report block about t (after t->loss was set). */
+void rt_bwe_report(hc_router_t *r, hc_track_t *t, const void *rb, uint64_t now);
+/* True while the leg's loss should count as congestion (FEC stays off). */
+bool rt_bwe_congested(const hc_leg_t *leg, uint64_t now);
+/* A keyframe of s starts: tracks waiting on it switch to it now (they
+ * take this packet as the first of their new epoch). */
+void rt_layers_promote(hc_router_t *r, hc_instream_t *s);
+/* Detach t's layers (set_source, remove) and free them. */
+void rt_layers_free(hc_router_t *r, hc_track_t *t);
+/* s goes away: out of every group. */
+void rt_layers_instream_gone(hc_router_t *r, hc_instream_t *s);
+void rt_leg_bwe_free(hc_leg_t *leg);
+/* Link t to src as its source (no keyframe wait logic). */
+void rt_track_link(hc_track_t *t, hc_instream_t *src);
+bool rt_send_rtx(hc_router_t *r, hc_track_t *t, uint16_t oseq, uint64_t now);
 
 /* router_rtcp.c */
 void rt_rtcp_input(hc_router_t *r, hc_leg_t *leg, const uint8_t *buf, size_t len, uint64_t now);

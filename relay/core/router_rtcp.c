@@ -148,7 +148,7 @@ void rt_twcc_timer_fn(hc_loop_t *loop, hc_timer_t *t, void *ud)
 
 /* ---- RTX toward a subscriber (RFC 4588) ---- */
 
-static bool send_rtx(hc_router_t *r, hc_track_t *t, uint16_t oseq, uint64_t now)
+bool rt_send_rtx(hc_router_t *r, hc_track_t *t, uint16_t oseq, uint64_t now)
 {
     hc_instream_t *s = t->src;
     hc_leg_t *leg = t->leg;
@@ -177,14 +177,18 @@ static bool send_rtx(hc_router_t *r, hc_track_t *t, uint16_t oseq, uint64_t now)
     size_t len = hl + 2 + h.payload_len;
     const uint8_t *d;
     size_t dl;
-    if (hc_rtpext_find(&h, HC_EXT_TWCC, &d, &dl) == 1 && dl == 2)
+    int tw = -1;
+    if (hc_rtpext_find(&h, HC_EXT_TWCC, &d, &dl) == 1 && dl == 2) {
+        tw = leg->twcc_seq;
         hc_wr16(slot + (d - p), leg->twcc_seq++);
+    }
     int n = hc_srtp_protect(&leg->tx, slot, len, HC_PKT_CAP);
     if (n < 0) {
         r->c.drop_send++;
         return false;
     }
     if (!rt_tx_queue(r, leg, slot, (uint32_t)n)) return false;
+    if (tw >= 0 && leg->bwe) rt_bwe_sent(r, leg, (uint16_t)tw, (size_t)n, now);
     t->bytes += (uint64_t)n;
     rt_rate_add(&t->rate, (uint64_t)n, now);
     r->c.rtx_tx++;
@@ -211,6 +215,7 @@ static void on_blocks(hc_router_t *r, hc_leg_t *leg, const hc_rtcp_pkt_t *p, uin
             t->rtt_ms = rtt / 1000.0;
             rt_leg_rtt(leg, rtt, 2);
         }
+        rt_bwe_report(r, t, &rb, now);
         rt_fec_on_report(r, t, now);
     }
 }
@@ -228,7 +233,7 @@ static void on_nack(hc_router_t *r, hc_leg_t *leg, const hc_rtcp_pkt_t *p, uint6
             uint16_t seq = (uint16_t)(pid + b + 1);
             t->nacks_received++;
             r->c.nacks_rx++;
-            if (budget > 0 && send_rtx(r, t, seq, now))
+            if (budget > 0 && rt_send_rtx(r, t, seq, now))
                 t->rtx_sent++;
             else
                 t->rtx_missed++;
@@ -308,6 +313,11 @@ void rt_rtcp_input(hc_router_t *r, hc_leg_t *leg, const uint8_t *buf, size_t len
         }
         case HC_RTCP_KIND_FIR: on_fir(r, leg, &p, now); break;
         case HC_RTCP_KIND_REMB: on_remb(r, leg, &p); break;
+        case HC_RTCP_KIND_TWCC:
+            /* The subscriber's feedback on the leg's transport-wide
+             * numbers: the downlink estimate (legs with layered tracks). */
+            if (leg->bwe) rt_bwe_feedback(r, leg, p.u.fb.fci, p.u.fb.fci_len, now);
+            break;
         default: break; /* SDES, BYE, TWCC from subscribers, APP: nothing to do */
         }
     }
@@ -414,6 +424,9 @@ void rt_report_timer_fn(hc_loop_t *loop, hc_timer_t *t, void *ud)
     if (leg->has_addr) send_report(r, leg, now);
     /* A video track still waiting for its source's keyframe asks again
      * (merged and rate-limited per instream). */
-    for (hc_track_t *tr = leg->tracks; tr; tr = tr->next_in_leg)
+    for (hc_track_t *tr = leg->tracks; tr; tr = tr->next_in_leg) {
         if (tr->wait_kf && tr->src) rt_keyframe_request(r, tr->src, false, now);
+        if (tr->lay && tr->lay->pend >= 0)
+            rt_keyframe_request(r, tr->lay->in[tr->lay->pend], false, now);
+    }
 }

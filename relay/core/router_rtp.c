@@ -37,6 +37,15 @@ bool rt_h264_keyframe_start(const uint8_t *p, size_t len)
     return false;
 }
 
+void rt_track_link(hc_track_t *t, hc_instream_t *src)
+{
+    t->src = src;
+    t->src_prev = NULL;
+    t->src_next = src->tracks;
+    if (src->tracks) src->tracks->src_prev = t;
+    src->tracks = t;
+}
+
 void rt_track_unlink(hc_track_t *t)
 {
     hc_instream_t *s = t->src;
@@ -86,6 +95,7 @@ static void send_media(hc_router_t *r, hc_track_t *t, const uint8_t *pkt, size_t
     hc_rtp_set_seq(slot, oseq);
     hc_rtp_set_ts(slot, ots);
     if (own_pt) hc_rtp_set_pt_marker(slot, t->pt, h->marker);
+    uint16_t tw = leg->twcc_seq;
     if (twcc_off >= 0) hc_wr16(slot + twcc_off, leg->twcc_seq++);
     bool fec_due = rt_fec_add(t, slot, len); /* parity over what the subscriber will see */
     int n = hc_srtp_protect(&leg->tx, slot, len, HC_PKT_CAP);
@@ -96,6 +106,7 @@ static void send_media(hc_router_t *r, hc_track_t *t, const uint8_t *pkt, size_t
         return;
     }
     if (!rt_tx_queue(r, leg, slot, (uint32_t)n)) return;
+    if (twcc_off >= 0 && leg->bwe) rt_bwe_sent(r, leg, tw, (size_t)n, now);
     t->packets++;
     t->bytes += (uint64_t)n;
     t->sr_packets++;
@@ -283,6 +294,9 @@ void rt_rtp_input(hc_router_t *r, hc_instream_t *s, int via, uint8_t *data, size
             rt_keyframe_seen(s);
         }
     }
+    if (via == RT_VIA_MEDIA) s->last_rx_us = now;
+    /* Tracks switching layers to s start with its keyframe. */
+    if (kf && s->pending) rt_layers_promote(r, s);
     s->packets++;
     s->bytes += len;
     rt_rate_add(&s->rate, len, now);

@@ -22,6 +22,7 @@
 #include "relay/core/udp.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -74,6 +75,13 @@ typedef struct net {
     hc_ep_sent_t sent[64];
     uint32_t sent_ssrc[64];
     int nsent;
+    /* transport-wide feedback A received (added by downlink layers) */
+    int twcc_fbs;
+    uint32_t twcc_sender, twcc_media;
+    uint8_t twcc_fb_count[64];
+    uint16_t twcc_seen[1024]; /* reported numbers, in feedback order */
+    bool twcc_recv[1024];
+    int twcc_n;
 } net_t;
 
 static uint8_t K1[HC_SRTP_MAX_KEY_LEN], K2[HC_SRTP_MAX_KEY_LEN];
@@ -135,6 +143,31 @@ static int32_t wire_twcc_of(const uint8_t *buf, size_t len)
     return hc_rd16(d);
 }
 
+/* Every authenticated RTCP compound an endpoint got: keep the transport-
+ * wide feedback, parsed with proto/twcc. */
+static void on_rtcp(void *ud, const uint8_t *rtcp, size_t len)
+{
+    net_t *n = ud;
+    hc_rtcp_iter_t it;
+    hc_rtcp_pkt_t p;
+    hc_rtcp_iter_init(&it, rtcp, len);
+    while (hc_rtcp_next(&it, &p) > 0) {
+        if (p.kind != HC_RTCP_KIND_TWCC) continue;
+        hc_twcc_fb_t hdr;
+        hc_twcc_pkt_t pk[256];
+        size_t np = 0;
+        ck_assert_int_gt(hc_twcc_parse(p.u.fb.fci, p.u.fb.fci_len, &hdr, pk, 256, &np), 0);
+        if (n->twcc_fbs < 64) n->twcc_fb_count[n->twcc_fbs] = hdr.fb_count;
+        n->twcc_fbs++;
+        n->twcc_sender = p.u.fb.sender_ssrc;
+        n->twcc_media = p.u.fb.media_ssrc;
+        for (size_t i = 0; i < np && n->twcc_n < 1024; i++) {
+            n->twcc_seen[n->twcc_n] = pk[i].seq;
+            n->twcc_recv[n->twcc_n++] = pk[i].received;
+        }
+    }
+}
+
 static void on_keyframe(void *ud, hc_ep_stream_t *s, bool fir)
 {
     (void)s;
@@ -166,6 +199,7 @@ static void ep_cfg(hc_endpoint_cfg_t *c, net_t *n, const uint8_t *up, const uint
     c->ev.rtp = on_rtp;
     c->ev.keyframe = on_keyframe;
     c->ev.sent = on_sent;
+    c->ev.rtcp = on_rtcp;
     c->rtt_init_ms = 20;
     if (g_report_ms) c->report_ms = c->keepalive_ms = g_report_ms;
     c->fec_nack_hold_ms = g_hold_ms;
@@ -1333,6 +1367,94 @@ START_TEST(api_errors)
 }
 END_TEST
 
+/* (added by downlink layers) B reports the transport-wide numbers of what
+ * it received, lost ones included, every 50 ms from its rtcp_ssrc, in
+ * feedback proto/twcc parses; with twcc_fb_off it stays quiet. */
+START_TEST(twcc_feedback_for_received)
+{
+    net_t *n = net_new(0, NULL);
+    uint64_t now = 1000000;
+    hc_endpoint_start(n->a, now);
+    hc_endpoint_start(n->b, now);
+    n->drop[0] = (uint16_t)(65500 + 4);
+    n->ndrop = 1;
+    n->drop_rtx = true; /* the gap stays a loss */
+    for (int i = 0; i < 20; i++) {
+        uint8_t p[200];
+        memset(p, i, sizeof p);
+        ck_assert_int_ge(hc_endpoint_send(n->a, n->sv, p, sizeof p, 3000u * i, true, NULL, now), 0);
+        /* audio carries no transport-wide number: not reported */
+        ck_assert_int_ge(hc_endpoint_send(n->a, n->sa, p, 40, 960u * i, false, NULL, now), 0);
+        pump(n, now);
+        now += 5000;
+    }
+    for (int i = 0; i < 30; i++) {
+        pump(n, now);
+        now += 5000;
+    }
+    ck_assert_int_ge(n->twcc_fbs, 2); /* 100 ms of sending, one per 50 ms */
+    ck_assert_int_le(n->twcc_fbs, 5);
+    ck_assert_uint_eq(n->twcc_sender, RTCP_B);
+    ck_assert_uint_eq(n->twcc_media, SSRC_V);
+    for (int i = 1; i < n->twcc_fbs && i < 64; i++)
+        ck_assert_uint_eq((uint8_t)(n->twcc_fb_count[i - 1] + 1), n->twcc_fb_count[i]);
+    /* numbers 0..19 each reported once, 4 as lost */
+    /* Every number that went on the wire (media, and RTX answering B's
+     * NACKs, which M drops) is reported once, in order, received or not,
+     * up to the highest received one. */
+    int highest = -1, nwire = 0, nrecv = 0;
+    bool expect[1024] = {false}, used[1024] = {false};
+    for (int i = 0; i < n->nwire; i++) {
+        int32_t tw = n->wire_twcc[i];
+        if (tw < 0 || tw >= 1024) continue;
+        used[tw] = true;
+        nwire++;
+        expect[tw] = n->wire_ssrc[i] == SSRC_V && tw != 4;
+        if (expect[tw]) {
+            nrecv++;
+            if (tw > highest) highest = tw;
+        }
+    }
+    ck_assert_int_ge(nwire, 20);
+    ck_assert_int_eq(n->twcc_n, highest + 1);
+    for (int i = 0; i < n->twcc_n; i++) {
+        ck_assert_uint_eq(n->twcc_seen[i], i);
+        ck_assert(used[i]);
+        ck_assert(n->twcc_recv[i] == expect[i]);
+    }
+    ck_assert(!n->twcc_recv[4]);
+    hc_endpoint_stats_t st;
+    hc_endpoint_stats(n->b, &st);
+    ck_assert_uint_eq(st.twcc_rx, (uint64_t)nrecv);
+    ck_assert_uint_eq(st.twcc_fbs, (uint64_t)n->twcc_fbs);
+    net_free(n);
+
+    /* Switched off: nothing. */
+    n = net_new(0, NULL);
+    hc_endpoint_destroy(&n->b);
+    hc_endpoint_cfg_t c;
+    ep_cfg(&c, n, K2, K1, RTCP_B);
+    c.twcc_fb_off = true;
+    ck_assert_int_eq(hc_endpoint_new(&n->b, &c), 0);
+    hc_endpoint_local(n->b, &n->baddr);
+    hc_ep_track_cfg_t tc = {.ssrc = SSRC_V, .clock_rate = 90000, .window = 256};
+    ck_assert_int_eq(hc_endpoint_track_add(n->b, &tc, &n->tv), 0);
+    hc_endpoint_start(n->a, now);
+    hc_endpoint_start(n->b, now);
+    for (int i = 0; i < 20; i++) {
+        uint8_t p[200] = {0};
+        ck_assert_int_ge(hc_endpoint_send(n->a, n->sv, p, sizeof p, 3000u * i, true, NULL, now), 0);
+        pump(n, now);
+        now += 10000;
+    }
+    ck_assert_int_eq(n->twcc_fbs, 0);
+    hc_endpoint_stats(n->b, &st);
+    ck_assert_uint_eq(st.twcc_rx, 0);
+    ck_assert_uint_gt(n->nrec, 0);
+    net_free(n);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("core_endpoint");
@@ -1358,6 +1480,7 @@ static Suite *suite(void)
     tcase_add_test(tc, padding_for_probes);
     tcase_add_test(tc, caller_nacks);
     tcase_add_test(tc, relay_counts_probe_padding);
+    tcase_add_test(tc, twcc_feedback_for_received);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -22,6 +22,7 @@
 #include "relay/core/udp.h"
 #include "tests/common/testutil.h"
 
+#include <inttypes.h>
 #include <malloc.h>
 #include <poll.h>
 #include <stddef.h>
@@ -1992,6 +1993,254 @@ START_TEST(downlink_fec_fixed_across_gaps)
 }
 END_TEST
 
+/* ---- downlink layers (added by downlink layers) ---- */
+
+#include "proto/linksim.h"
+#include "relay/core/twccfb.h"
+
+/* What a subscriber behind a simulated bottleneck does: every datagram the
+ * relay sends goes into the link at the time it is read; what comes out
+ * feeds transport-wide feedback (every 50 ms) and receiver reports for the
+ * video track (every second). Sequence numbers are checked as sent. */
+#define LS_RING 8192
+typedef struct lsub {
+    client_t c;
+    hc_linksim_t *link;
+    hc_twccfb_t fb;
+    uint64_t arr[1024];
+    struct ls_ent {
+        bool rtp;
+        uint32_t ssrc;
+        uint16_t seq;
+        int twcc;
+    } ring[LS_RING];
+    uint64_t next_id;
+    uint32_t vssrc;
+    bool have_seq;
+    uint16_t last_seq;
+    uint64_t seq_gaps, media_sent;
+    /* RR state for vssrc */
+    bool have_rx;
+    uint16_t rx_max;
+    uint32_t rx_count, exp_prev_max;
+    uint64_t next_fb, next_rr;
+} lsub_t;
+
+static void lsub_read(lsub_t *s)
+{
+    for (;;) {
+        uint32_t buf[600];
+        ssize_t n = recv(s->c.fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n < 0) break;
+        uint8_t *p = (uint8_t *)buf;
+        bool rtcp = hc_rtcp_is_rtcp(p, (size_t)n);
+        uint64_t id = s->next_id++;
+        s->ring[id % LS_RING].rtp = false;
+        if (!rtcp) {
+            int len = hc_srtp_unprotect(&s->c.rx, p, (size_t)n);
+            ck_assert_int_gt(len, 0);
+            hc_rtp_hdr_t h;
+            ck_assert_int_gt(hc_rtp_parse(p, (size_t)len, &h), 0);
+            const uint8_t *d;
+            size_t dl;
+            int tw = -1;
+            if (hc_rtpext_find(&h, HC_EXT_TWCC, &d, &dl) == 1 && dl == 2) tw = hc_rd16(d);
+            s->ring[id % LS_RING].rtp = true;
+            s->ring[id % LS_RING].ssrc = h.ssrc;
+            s->ring[id % LS_RING].seq = h.seq;
+            s->ring[id % LS_RING].twcc = tw;
+            if (h.ssrc == s->vssrc) {
+                /* Loopback neither loses nor reorders: as sent. */
+                if (s->have_seq && h.seq != (uint16_t)(s->last_seq + 1)) s->seq_gaps++;
+                s->have_seq = true;
+                s->last_seq = h.seq;
+                s->media_sent++;
+            }
+        }
+        (void)hc_linksim_send(s->link, R.now, id, (uint32_t)n + 28);
+    }
+    hc_linksim_pkt_t out;
+    while (hc_linksim_poll(s->link, R.now, &out) == 1) {
+        if (out.id + LS_RING <= s->next_id) continue;
+        const struct ls_ent *e = &s->ring[out.id % LS_RING];
+        if (!e->rtp) continue;
+        if (e->twcc >= 0) hc_twccfb_record(&s->fb, (uint16_t)e->twcc, out.t_out);
+        if (e->ssrc == s->vssrc) {
+            if (!s->have_rx || hc_seq_lt(s->rx_max, e->seq)) {
+                if (!s->have_rx) s->exp_prev_max = (uint16_t)(e->seq - 1);
+                s->rx_max = e->seq;
+            }
+            s->have_rx = true;
+            s->rx_count++;
+        }
+    }
+    if (R.now >= s->next_fb) {
+        s->next_fb = R.now + 50 * MS;
+        uint8_t b[1500];
+        int n;
+        while ((n = hc_twccfb_build(&s->fb, b, sizeof b, s->c.rtcp_ssrc, s->vssrc, NULL)) > 0)
+            send_rtcp(&s->c, b, (size_t)n);
+    }
+    if (R.now >= s->next_rr && s->have_rx) {
+        s->next_rr = R.now + 1000 * MS;
+        uint32_t expected = (uint16_t)(s->rx_max - (uint16_t)s->exp_prev_max);
+        double lost = expected > s->rx_count ? (double)(expected - s->rx_count) / expected : 0;
+        hc_rtcp_rb_t rb = {
+            .ssrc = s->vssrc, .fraction_lost = (uint8_t)(lost * 255), .ext_highest_seq = s->rx_max};
+        uint8_t b[128];
+        int n = hc_rtcp_write_rr(b, sizeof b, s->c.rtcp_ssrc, &rb, 1);
+        ck_assert_int_gt(n, 0);
+        send_rtcp(&s->c, b, (size_t)n);
+        s->exp_prev_max = s->rx_max;
+        s->rx_count = 0;
+    }
+}
+
+static void send_layer_pkt(client_t *pub, uint32_t ssrc, uint16_t seq, uint32_t ts, bool key,
+                           size_t plen, uint16_t *twseq)
+{
+    uint8_t pl[1300];
+    memcpy(pl, key ? IDR : PSLICE, 4);
+    for (size_t i = 4; i < plen; i++) pl[i] = (uint8_t)(seq ^ i);
+    rtp_opts_t o = NO_OPTS;
+    o.marker = true;
+    o.twcc = (*twseq)++;
+    send_rtp(pub, ssrc, PT_H264, seq, ts, pl, plen, &o);
+}
+
+START_TEST(layers_follow_downlink_estimate)
+{
+    relay_start(NULL);
+    client_t pub;
+    client_new(&pub);
+    hc_instream_t *hi = add_instream(&pub, HC_MEDIA_VIDEO, 0x94001, 0x94011);
+    hc_instream_t *lo = add_instream(&pub, HC_MEDIA_VIDEO, 0x94002, 0x94012);
+    static lsub_t s;
+    memset(&s, 0, sizeof(s));
+    client_new(&s.c);
+    free(s.c.got);
+    s.c.got = NULL;
+    s.vssrc = 0x20;
+    hc_twccfb_init(&s.fb, s.arr, 1024);
+    hc_linksim_cfg_t lc = {.queue_us = 300000, .seed = 3};
+    ck_assert_int_eq(hc_linksim_new(&s.link, &lc), 0);
+    uint64_t t0 = R.now;
+    ck_assert_int_eq(hc_linksim_set_rate(s.link, t0, 4000000), 0);
+    ck_assert_int_eq(hc_linksim_set_rate(s.link, t0 + 10000 * MS, 400000), 0);
+    ck_assert_int_eq(hc_linksim_set_rate(s.link, t0 + 18000 * MS, 4000000), 0);
+    hc_track_cfg_t tc = {.kind = HC_MEDIA_VIDEO,
+                         .ssrc = 0x20,
+                         .rtx_ssrc = 0x21,
+                         .pt = 102,
+                         .rtx_pt = 103,
+                         .clock_rate = 90000,
+                         .fec_ssrc = 0x22};
+    hc_track_t *t;
+    ck_assert_int_eq(hc_router_track_add(R.r, s.c.leg, &tc, &t), 0);
+    hc_instream_t *group[2] = {hi, lo};
+    ck_assert_int_eq(hc_router_track_set_layers(R.r, t, group, 0), 0); /* pause */
+    ck_assert_ptr_null(hc_track_source(t));
+    ck_assert_int_eq(hc_router_track_set_layers(R.r, t, group, 2), 0);
+    ck_assert_int_eq(hc_router_track_set_layers(R.r, t, group, 2), 0); /* same: no-op */
+    hc_instream_t *bad[2] = {hi, NULL};
+    ck_assert_int_eq(hc_router_track_set_layers(R.r, t, bad, 2), -HC_EINVAL);
+    send_keepalive(&pub);
+    send_keepalive(&s.c);
+    pump();
+
+    uint16_t hseq = 100, lseq = 5000, tw = 0;
+    uint64_t fec_congested = 0, fec_before = 0;
+    int layer_at_12 = -2, layer_at_10 = -2;
+    for (uint64_t ms = 0; ms < 34000; ms++) {
+        uint64_t frame = ms / 40;
+        bool key = frame % 25 == 0;
+        uint32_t ts = (uint32_t)(frame * 3600);
+        /* high: 5 x 1200 B per 40 ms frame (1.2 Mbit/s); low: 1 x 1200 (240 kbit/s) */
+        if (ms % 8 == 0) send_layer_pkt(&pub, 0x94001, hseq++, ts, key && ms % 40 == 0, 1200, &tw);
+        if (ms % 40 == 0) send_layer_pkt(&pub, 0x94002, lseq++, ts, key, 1200, &tw);
+        R.now += MS;
+        pump();
+        lsub_read(&s);
+        hc_track_stats_t st;
+        hc_track_stats(t, &st);
+        if (ms == 10000) {
+            layer_at_10 = st.layer;
+            fec_before = st.fec_sent;
+        }
+        if (ms == 12000) {
+            layer_at_12 = st.layer;
+            fec_congested = st.fec_sent - fec_before;
+        }
+    }
+    hc_track_stats_t st;
+    hc_track_stats(t, &st);
+    hc_leg_stats_t ls;
+    hc_leg_stats(s.c.leg, &ls);
+    hc_linksim_stats_t lst;
+    hc_linksim_stats(s.link, &lst);
+    fprintf(stderr,
+            "layers: at 10 s %d, at 12 s %d, end %d; ups %" PRIu64 " downs %" PRIu64
+            " failed %" PRIu64 "; estimate %u acked %u probes %" PRIu64 "; sent %" PRIu64
+            " gaps %" PRIu64 " link drops %" PRIu64 " fec %" PRIu64 "\n",
+            layer_at_10, layer_at_12, st.layer, st.layer_ups, st.layer_downs, st.layer_failed_ups,
+            ls.estimate_bps, ls.acked_bps, ls.probes, s.media_sent, s.seq_gaps,
+            lst.drop[HC_LINKSIM_DROP_QUEUE], st.fec_sent);
+    ck_assert_int_eq(layer_at_10, 0); /* 4 Mbit/s: the high layer */
+    ck_assert_int_eq(layer_at_12, 1); /* 400 kbit/s: the low one within 2 s */
+    ck_assert_int_eq(st.layer, 0);    /* capacity back: high again */
+    ck_assert_uint_eq(st.layers, 2);
+    ck_assert_uint_le(st.layer_ups + st.layer_downs, 6); /* no flapping */
+    ck_assert_uint_eq(s.seq_gaps, 0);
+    ck_assert_uint_eq(fec_congested, 0);
+    ck_assert_uint_gt(s.media_sent, 2000);
+    ck_assert_uint_gt(ls.estimate_bps, 1500000);
+    /* Back to one source: layers gone, the estimator with them. */
+    ck_assert_int_eq(hc_router_track_set_source(R.r, t, lo), 0);
+    hc_track_stats(t, &st);
+    ck_assert_int_eq(st.layer, -1);
+    hc_leg_stats(s.c.leg, &ls);
+    ck_assert_uint_eq(ls.estimate_bps, 0);
+    /* An instream of a group going away leaves the rest of the group. */
+    ck_assert_int_eq(hc_router_track_set_layers(R.r, t, group, 2), 0);
+    hc_router_instream_remove(R.r, hi);
+    hc_track_stats(t, &st);
+    ck_assert_uint_eq(st.layers, 1);
+    hc_linksim_destroy(&s.link);
+    close(s.c.fd);
+    hc_srtp_fini(&s.c.tx);
+    hc_srtp_fini(&s.c.rx);
+    client_free(&pub);
+    relay_stop();
+}
+END_TEST
+
+START_TEST(layers_memory_per_leg)
+{
+    relay_start(NULL);
+    client_t pub, sub;
+    client_new(&pub);
+    client_new(&sub);
+    hc_instream_t *hi = add_instream(&pub, HC_MEDIA_VIDEO, 0x95001, 0);
+    hc_instream_t *lo = add_instream(&pub, HC_MEDIA_VIDEO, 0x95002, 0);
+    hc_track_t *t = add_track(&sub, HC_MEDIA_VIDEO, 0x20, 0x21, NULL);
+    hc_instream_t *group[2] = {hi, lo};
+    struct mallinfo2 m0 = mallinfo2();
+    ck_assert_int_eq(hc_router_track_set_layers(R.r, t, group, 2), 0);
+    struct mallinfo2 m1 = mallinfo2();
+    size_t per = m1.uordblks > m0.uordblks ? m1.uordblks - m0.uordblks : 0;
+    fprintf(stderr,
+            "downlink layers memory: sizeof(leg)=%zu sizeof(track)=%zu; estimator + layer group "
+            "per leg (history %u): %zu bytes (%.1f KiB)\n",
+            sizeof(struct hc_leg), sizeof(struct hc_track), (unsigned)RT_BWE_HISTORY, per,
+            per / 1024.0);
+    if (per) ck_assert_uint_lt(per, 16 * 1024);
+    ck_assert_uint_le(sizeof(struct hc_leg) + 2 * sizeof(struct hc_track), 1024);
+    client_free(&sub);
+    client_free(&pub);
+    relay_stop();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("core_router");
@@ -2015,6 +2264,8 @@ static Suite *suite(void)
     tcase_add_test(tc, uplink_fec_recovers_without_gap);
     tcase_add_test(tc, downlink_fec_follows_reported_loss);
     tcase_add_test(tc, downlink_fec_fixed_across_gaps);
+    tcase_add_test(tc, layers_follow_downlink_estimate);
+    tcase_add_test(tc, layers_memory_per_leg);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -296,7 +296,8 @@ static const hc_sig_stream_info_t *recv_mid(const hc_sig_stream_info_t *l, size_
 typedef struct client {
     hc_endpoint_t *ep;
     hc_ep_stream_t *audio, *video;
-    uint64_t got[32]; /* packets per receive track, index in the track table below */
+    hc_ep_stream_t *video2; /* a second video stream (a simulcast layer) */
+    uint64_t got[32];       /* packets per receive track, index in the track table below */
     uint32_t ssrc[32];
     unsigned n;
 } client_t;
@@ -367,8 +368,10 @@ static void client_open(client_t *c, const hc_sig_joined_t *j)
         };
         hc_ep_stream_t *st = NULL;
         ck_assert_int_eq(hc_endpoint_stream_add(c->ep, &sc, &st), 0);
-        if (video)
+        if (video && !c->video)
             c->video = st;
+        else if (video)
+            c->video2 = st;
         else
             c->audio = st;
     }
@@ -1063,6 +1066,86 @@ static void setup_conf(void)
     start_relay(300, 1, 4);
 }
 
+/* (added by downlink layers) Two video streams of one tag with `layer`
+ * are one simulcast group: one track per receiver, fed by one layer at a
+ * time; the publisher's streams echo their layers. */
+START_TEST(simulcast_group_is_one_track)
+{
+    hc_token_claims_t teacher = claims(HC_SIG_ROLE_TEACHER, "sim-1", "Centre", "t1");
+    hc_token_claims_t site = claims(HC_SIG_ROLE_SITE, "sim-1", "Hilltop", "s1");
+    create(1, &teacher, 1, "class", "sim-1", NULL);
+    hc_sig_msg_t *jt =
+        join(1, &teacher, 2, "sim-1", "Centre",
+             "[{\"mid\":\"a0\",\"kind\":\"audio\",\"tag\":\"audio\",\"codec\":\"opus\"},"
+             "{\"mid\":\"hi\",\"kind\":\"video\",\"tag\":\"main\",\"codec\":\"h264\","
+             "\"layer\":0},"
+             "{\"mid\":\"lo\",\"kind\":\"video\",\"tag\":\"main\",\"codec\":\"h264\","
+             "\"layer\":1}]");
+    ck_assert_uint_eq(jt->joined.n_streams, 3);
+    const hc_sig_stream_info_t *hi = recv_mid(jt->joined.streams, 3, "hi");
+    const hc_sig_stream_info_t *lo = recv_mid(jt->joined.streams, 3, "lo");
+    ck_assert(hi && lo && hi->has_layer && lo->has_layer);
+    ck_assert_uint_eq(hi->layer, 0);
+    ck_assert_uint_eq(lo->layer, 1);
+    ck_assert_uint_ne(hi->ssrc, lo->ssrc);
+    hc_sig_msg_t *js = join(2, &site, 3, "sim-1", "Hilltop", PUB_A);
+    const hc_sig_joined_t *j = &js->joined;
+    unsigned videos = 0;
+    const hc_sig_stream_info_t *track = NULL;
+    for (size_t i = 0; i < j->n_receive; i++) {
+        if (j->receive[i].kind != HC_SIG_MEDIA_VIDEO || strcmp(j->receive[i].participant, "p1"))
+            continue;
+        videos++;
+        track = &j->receive[i];
+    }
+    ck_assert_uint_eq(videos, 1);
+    ck_assert(!track->has_layer || track->layer == 0);
+    uint32_t vssrc = track->ssrc;
+    client_t ct, cs;
+    client_open(&ct, &jt->joined);
+    client_open(&cs, j);
+    ck_assert_ptr_nonnull(ct.video2);
+    /* Both layers at the same packet rate: a receiver fed by one layer at
+     * a time gets about one layer's worth, never both. */
+    client_t *all[2] = {&ct, &cs};
+    uint64_t start = hc_now_us(), last = 0;
+    unsigned sent = 0;
+    uint32_t ts = 0;
+    while (hc_now_us() - start < 1500000) {
+        uint64_t now = hc_now_us();
+        if (now - last >= 20000) {
+            last = now;
+            ts += 1800;
+            uint8_t idr[200] = {0x65, 0x88};
+            ck_assert_int_ge(
+                hc_endpoint_send(ct.ep, ct.video, idr, sizeof(idr), ts, true, NULL, now), 0);
+            ck_assert_int_ge(
+                hc_endpoint_send(ct.ep, ct.video2, idr, sizeof(idr), ts, true, NULL, now), 0);
+            sent++;
+        }
+        for (int i = 0; i < 2; i++) {
+            hc_endpoint_recv(all[i]->ep, now);
+            hc_endpoint_poll(all[i]->ep, now);
+        }
+        usleep(2000);
+    }
+    uint64_t got = client_got(&cs, vssrc);
+    ck_assert_uint_gt(got, sent / 2);
+    ck_assert_uint_le(got, sent + 2);
+    /* Two streams of one tag with the same layer: refused. */
+    hc_token_claims_t t2 = claims(HC_SIG_ROLE_TEACHER, "sim-1", "Centre", "t2");
+    say(3, &t2,
+        "{\"type\":\"join\",\"id\":4,\"session\":\"sim-1\",\"site\":\"x\",\"publish\":["
+        "{\"mid\":\"v0\",\"kind\":\"video\",\"tag\":\"main\",\"codec\":\"h264\",\"layer\":1},"
+        "{\"mid\":\"v1\",\"kind\":\"video\",\"tag\":\"main\",\"codec\":\"h264\",\"layer\":1}]}");
+    need_error(3, 4, HC_ESCHEMA);
+    client_close(&ct);
+    client_close(&cs);
+    msg_free(jt);
+    msg_free(js);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("relay_sessions");
@@ -1077,6 +1160,7 @@ static Suite *suite(void)
     tcase_add_test(tc, scopes_and_limits);
     tcase_add_test(tc, link_alarm);
     tcase_add_test(tc, many_peers);
+    tcase_add_test(tc, simulcast_group_is_one_track);
     suite_add_tcase(s, tc);
     TCase *tcc = tcase_create("conference");
     tcase_set_timeout(tcc, 60);
