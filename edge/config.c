@@ -80,6 +80,7 @@ static const keydef_t keys[] = {
     {"source", "width", K_U32Z, 16, 7680, S(width), "15"},
     {"source", "height", K_U32Z, 16, 4320, S(height), "4321"},
     {"source", "fps", K_U32Z, 1, 120, S(fps), "121"},
+    {"source", "simulcast", K_U32, 1, HC_EDGE_LAYERS_MAX, S(simulcast), "4"},
 
     {"playback", "video_sink", K_SINK, 0, 0, F(video_sink), "xvimagesink"},
     {"playback", "audio_sink", K_SINK, 0, 0, F(audio_sink), "speakers"},
@@ -657,6 +658,72 @@ static void finish_source(hc_edge_source_t *s, errbuf_t *e)
     }
 }
 
+size_t hc_edge_config_layers(const hc_edge_source_t *src, hc_edge_layer_t *out, size_t cap)
+{
+    size_t n = src->simulcast > 1 ? src->simulcast : 1;
+    if (n > HC_EDGE_LAYERS_MAX) n = HC_EDGE_LAYERS_MAX;
+    if (src->kind != HC_EDGE_VIDEO) n = 1;
+    if (n > cap) n = cap;
+    uint64_t px = (uint64_t)src->width * src->height;
+    uint32_t top = src->max_kbps ? src->max_kbps : (uint32_t)(2500 * px / (1280 * 720));
+    if (top < 300) top = 300;
+    for (size_t i = 0; i < n; i++) {
+        hc_edge_layer_t *l = &out[i];
+        memset(l, 0, sizeof *l);
+        l->layer = (uint32_t)i;
+        if (i == 0) {
+            snprintf(l->mid, sizeof l->mid, "%s", src->mid);
+            l->width = src->width, l->height = src->height, l->fps = src->fps;
+            l->max_kbps = src->max_kbps;
+            continue;
+        }
+        snprintf(l->mid, sizeof l->mid, "%.*s-l%c", HC_SIG_MID_MAX - 3, src->mid, (char)('0' + i));
+        l->width = (src->width >> i) & ~1u;
+        l->height = (src->height >> i) & ~1u;
+        uint32_t fps_cap = i == 1 ? 30 : 15;
+        l->fps = src->fps && src->fps < fps_cap ? src->fps : fps_cap;
+        uint32_t k = i == 1 ? top / 4 : top / 16, kmax = i == 1 ? 300 : 120;
+        l->max_kbps = k > kmax ? kmax : k < 30 ? 30 : k;
+    }
+    return n;
+}
+
+/* Simulcast needs pictures to scale (not an H.264 passthrough), sizes to
+ * halve, and room for the layers' mids. */
+static void finish_simulcast(hc_edge_source_t *s, errbuf_t *e)
+{
+    if (!s->simulcast) s->simulcast = 1;
+    if (s->simulcast == 1) return;
+    if (s->kind != HC_EDGE_VIDEO) {
+        eprintf(e, "[source.%s] simulcast = %u: only video sources send layers", s->name,
+                s->simulcast);
+        return;
+    }
+    if (!strcmp(s->preset, "rtsp")) {
+        eprintf(e,
+                "[source.%s] simulcast = %u: preset rtsp forwards the camera's H.264; layers "
+                "need pictures to scale (use 1)",
+                s->name, s->simulcast);
+        return;
+    }
+    unsigned div = 1u << (s->simulcast - 1);
+    if (!s->width || !s->height)
+        eprintf(e,
+                "[source.%s] simulcast = %u: give width and height (the layers are fractions "
+                "of them)",
+                s->name, s->simulcast);
+    else if (s->width / div < 16 || s->height / div < 16)
+        eprintf(e,
+                "[source.%s] simulcast = %u: %ux%u is too small for %u layers (the lowest would "
+                "be under 16x16)",
+                s->name, s->simulcast, s->width, s->height, s->simulcast);
+    if (strlen(s->mid) + 3 > HC_SIG_MID_MAX)
+        eprintf(e,
+                "[source.%s] simulcast = %u: mid \"%s\" leaves no room for the layers' "
+                "\"-l1\" (at most %d characters)",
+                s->name, s->simulcast, s->mid, HC_SIG_MID_MAX - 3);
+}
+
 static void read_token_file(hc_edge_config_t *cfg, errbuf_t *e)
 {
     gchar *data = NULL;
@@ -720,7 +787,28 @@ int hc_edge_config_finish(hc_edge_config_t *cfg, char *err, size_t errcap)
     }
     if (cfg->role == HC_SIG_ROLE_VIEWER && cfg->n_pub)
         eprintf(&e, "[edge] sources = %s: a viewer publishes nothing", cfg->sources);
-    for (size_t i = 0; i < cfg->n_sources; i++) finish_source(&cfg->source[i], &e);
+    for (size_t i = 0; i < cfg->n_sources; i++) {
+        size_t before = (size_t)e.count;
+        finish_source(&cfg->source[i], &e);
+        if ((size_t)e.count == before) finish_simulcast(&cfg->source[i], &e);
+    }
+    size_t streams = 0;
+    for (size_t i = 0; i < cfg->n_pub; i++) {
+        const hc_edge_source_t *src = &cfg->source[cfg->pub[i]];
+        streams += src->kind == HC_EDGE_VIDEO && src->simulcast > 1 ? src->simulcast : 1;
+    }
+    for (size_t i = 0; i < cfg->n_pub; i++) {
+        hc_edge_layer_t l[HC_EDGE_LAYERS_MAX];
+        size_t nl = hc_edge_config_layers(&cfg->source[cfg->pub[i]], l, HC_EDGE_LAYERS_MAX);
+        for (size_t k = 1; k < nl; k++)
+            for (size_t j = 0; j < cfg->n_pub; j++)
+                if (!strcmp(cfg->source[cfg->pub[j]].mid, l[k].mid))
+                    eprintf(&e, "[source.%s] mid = %s: the simulcast layer of [source.%s] has it",
+                            cfg->source[cfg->pub[j]].name, l[k].mid, cfg->source[cfg->pub[i]].name);
+    }
+    if (streams > HC_EDGE_PUB_MAX)
+        eprintf(&e, "[edge] sources: %zu streams with the simulcast layers, at most %d", streams,
+                HC_EDGE_PUB_MAX);
     for (size_t i = 0; i < cfg->n_pub; i++)
         for (size_t j = 0; j < i; j++)
             if (!strcmp(cfg->source[cfg->pub[i]].mid, cfg->source[cfg->pub[j]].mid))

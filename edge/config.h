@@ -26,7 +26,8 @@
  * the option. Order: defaults < file groups < the chosen [preset.*] < the
  * command line; hc_edge_config_finish() then checks what only the whole
  * picture can tell (required keys, role against create, kinds against
- * tags, unique mids) and reads the token file.
+ * tags, unique mids, simulcast only where layers can be made) and reads
+ * the token file.
  *
  * Relative paths are resolved against the directory of the config file.
  *
@@ -65,7 +66,22 @@ typedef struct hc_edge_source {
     hc_sig_tag_t tag;             /* default: audio for audio, main for video */
     uint32_t max_kbps;            /* 0: from the role */
     uint32_t width, height, fps;  /* 0: from the source */
+    /* added by downlink adaptation: simulcast layers sent from this video
+     * source's one capture, 1 (off; 0 reads as 1) to 3; see
+     * hc_edge_config_layers() */
+    uint32_t simulcast;
 } hc_edge_source_t;
+
+/* One stream a published source sends (added by downlink adaptation):
+ * the source itself (layer 0), or one of its lower simulcast layers. */
+typedef struct hc_edge_layer {
+    char mid[HC_SIG_MID_MAX + 1]; /* the source's mid; "<mid>-l1", "<mid>-l2" */
+    uint32_t layer;               /* 0 = the source itself */
+    uint32_t width, height, fps;  /* as the source's (0: unknown) */
+    uint32_t max_kbps;            /* layer 0: the source's max_kbps; lower: the fixed rate */
+} hc_edge_layer_t;
+
+#define HC_EDGE_LAYERS_MAX 3
 
 typedef struct hc_edge_config {
     char path[HC_EDGE_PATH_MAX]; /* the file read, "" for defaults */
@@ -145,6 +161,17 @@ int hc_edge_config_set(hc_edge_config_t *cfg, const char *group, const char *key
  * (trailing whitespace removed) when no token is set. 0 or -HC_ECONFIG with every problem in err.
  */
 int hc_edge_config_finish(hc_edge_config_t *cfg, char *err, size_t errcap);
+
+/*
+ * The streams a finished source publishes, in join.publish order: itself,
+ * then for simulcast = N its N-1 lower layers, each from the same capture:
+ * layer 1 at half the width and height, 25 % of the top rate and at most
+ * 300 kbit/s, at the source's frame rate up to 30; layer 2 at a quarter of
+ * the size, 1/16 of the top rate and at most 120 kbit/s, at 15 fps or less.
+ * The top rate is max_kbps, or 2500 kbit/s scaled by pixels from 720p
+ * (at least 300). Returns the number written (at most cap).
+ */
+size_t hc_edge_config_layers(const hc_edge_source_t *src, hc_edge_layer_t *out, size_t cap);
 
 /* The ladder role of a published stream's tag (main/screen: main). */
 hc_stream_role_t hc_edge_config_stream_role(hc_sig_tag_t tag);

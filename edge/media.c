@@ -337,7 +337,8 @@ static void rec_want_key(void *ud, int stream)
 static void rec_add(hc_edge_media_t *m, media_pub_t *p)
 {
     p->rec_idx = -1;
-    if (!m->rec) return;
+    /* The recording keeps the best picture: a simulcast top, not its layers. */
+    if (!m->rec || p->layer) return;
     int idx = hc_record_add_stream(m->rec, p->kind == HC_EDGE_VIDEO);
     if (idx < 0) return;
     pthread_mutex_lock(&m->rec_mu);
@@ -481,7 +482,9 @@ static void publish_fn(hc_edge_media_t *m, void *arg)
                                  .width = p->width,
                                  .height = p->height,
                                  .fps = p->fps,
-                                 .max_bps = p->max_kbps * 1000u};
+                                 .max_bps = p->max_kbps * 1000u,
+                                 .layer = p->layer,
+                                 .top = p->top ? p->top->idx : 0};
     int idx = hc_sender_add(m->sender, &sc);
     if (idx < 0) {
         c->rc = idx;
@@ -505,15 +508,50 @@ int hc_edge_media_publish(hc_edge_media_t *m, const hc_edge_pub_cfg_t *cfg, char
         if (err && errcap) snprintf(err, errcap, "too many published streams");
         return -HC_EFULL;
     }
-    media_pub_t *p;
+    media_pub_t *p, *top = NULL;
+    hc_edge_pub_cfg_t lc;
+    if (cfg->layer) {
+        /* A simulcast layer: the top's pictures, at its size and rate. */
+        for (int i = 0; i < m->npub && cfg->layer_of; i++)
+            if (!strcmp(m->pub[i]->mid, cfg->layer_of) && m->pub[i]->kind == HC_EDGE_VIDEO &&
+                !m->pub[i]->layer)
+                top = m->pub[i];
+        if (!top || cfg->kind != HC_EDGE_VIDEO || cfg->layer < 0 || cfg->layer > 3 ||
+            top->nlower >= 3) {
+            if (err && errcap)
+                snprintf(err, errcap, "%s: layer %d of \"%s\": no such video stream published",
+                         cfg->mid ? cfg->mid : "", cfg->layer, cfg->layer_of ? cfg->layer_of : "");
+            return -HC_ENOTFOUND;
+        }
+        lc = *cfg;
+        lc.pipeline = NULL;
+        lc.role = top->role;
+        if (lc.width <= 0 || lc.height <= 0) {
+            lc.width = (top->width >> cfg->layer) & ~1;
+            lc.height = (top->height >> cfg->layer) & ~1;
+        }
+        if (lc.fps <= 0) lc.fps = top->fps;
+        if (!lc.max_kbps) lc.max_kbps = cfg->layer == 1 ? 300 : 120;
+        cfg = &lc;
+    }
     int rc = media_pub_new(m, cfg, &p, err, errcap);
     if (rc < 0) return rc;
+    if (top) {
+        p->layer = cfg->layer;
+        p->top = top;
+        p->stamp = top->stamp;
+    }
     pub_call_t c = {.cfg = cfg, .p = p};
     media_call(m, publish_fn, &c);
     if (c.rc < 0) {
         if (err && errcap) snprintf(err, errcap, "%s: %s", p->mid, hc_strerror(c.rc));
         media_pub_destroy(&p);
         return c.rc;
+    }
+    if (top) {
+        pthread_mutex_lock(&top->mu);
+        top->lower[top->nlower++] = p;
+        pthread_mutex_unlock(&top->mu);
     }
     rec_add(m, p);
     if (m->started) {
@@ -774,6 +812,8 @@ static void stats_fn(hc_edge_media_t *m, void *arg)
         ps->fps = p->kind == HC_EDGE_VIDEO ? t.fps : 50;
         ps->stills = t.stills;
         ps->stopped = t.off;
+        ps->layer = p->layer;
+        ps->stops = st.stops;
         ps->frames = st.frames;
         ps->keyframes = st.keyframes;
         if (p->eps) {

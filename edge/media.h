@@ -27,6 +27,9 @@
  *   until acknowledged by the relay's receiver report / NACK silence).
  *   An H.264 source (RTSP camera) is forwarded as is while the target allows
  *   its bitrate, and decoded + re-encoded when it must go lower.
+ *   Simulcast: lower layers of a video stream (hc_edge_pub_cfg_t.layer) get
+ *   the same captured pictures, each scaled and encoded on its own thread,
+ *   sent with their own SSRCs through the same pacer and estimator.
  *
  * Receive path, per received track (joined.receive / `tracks`):
  *   endpoint -> FlexFEC recovery -> jitter buffer (proto/jbuf.h: delay from
@@ -97,6 +100,16 @@ typedef struct hc_edge_pub_cfg {
     uint32_t ssrc, rtx_ssrc, fec_ssrc;
     uint32_t max_kbps;      /* 0: from the role */
     int width, height, fps; /* top rung; 0: from the source */
+    /* added by downlink adaptation (simulcast): layer 1..3 publishes a
+     * lower layer of the video stream published earlier with mid
+     * layer_of: no pipeline of its own, the same captured pictures scaled
+     * to width x height (0: the top's halved per layer), its own encoder,
+     * SSRCs and send history, sent at the fixed rate max_kbps (0: 300 for
+     * layer 1, 120 below) taken from the uplink estimate before the top's
+     * share; the top stops while the rest does not fit. 0: a stream of its
+     * own. */
+    int layer;
+    const char *layer_of;
 } hc_edge_pub_cfg_t;
 
 /* A stream we receive (joined.receive / tracks). */
@@ -131,6 +144,8 @@ typedef struct hc_edge_pub_stats {
     uint32_t target_bps, sent_bps;
     int width, height, fps; /* current rung */
     bool stills, stopped;   /* consult stills mode; dropped by the profile */
+    int layer;              /* added by downlink adaptation: simulcast layer (0: top) */
+    uint64_t stops;         /* added by downlink adaptation: times it stopped */
     uint64_t frames, keyframes, plis, nacks, rtx, fec_packets;
 } hc_edge_pub_stats_t;
 

@@ -57,6 +57,12 @@ typedef struct media_pub {
     bool stamp; /* the synthetic test source: stamp frame numbers */
     uint32_t ssrc, rtx_ssrc, fec_ssrc;
     hc_capture_t *cap;
+    /* simulcast: a lower layer's number and its top; the top's lower
+     * layers, fed the top's captured pictures (under the top's mu) */
+    int layer;
+    struct media_pub *top;
+    struct media_pub *lower[3];
+    int nlower;
     /* loop thread */
     hc_ep_stream_t *eps;
     uint16_t next_seq;

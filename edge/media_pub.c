@@ -116,6 +116,16 @@ static void on_capture(void *ud, const hc_cap_frame_t *f)
         if (p->kind == HC_EDGE_AUDIO) on_audio(p, f);
     } else if (p->kind == HC_EDGE_VIDEO) {
         on_video(p, f);
+        if (f->kind == HC_CAP_VIDEO_H264) return; /* layers need pictures (config.h) */
+        /* Simulcast: the same picture into each lower layer's mailbox; its
+         * encoder thread scales it to the layer's size. */
+        media_pub_t *lower[3];
+        int n;
+        pthread_mutex_lock(&p->mu);
+        n = p->nlower;
+        memcpy(lower, p->lower, sizeof lower);
+        pthread_mutex_unlock(&p->mu);
+        for (int i = 0; i < n; i++) on_video(lower[i], f);
     }
 }
 

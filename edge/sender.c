@@ -39,6 +39,7 @@ typedef struct sstream {
     uint32_t rr_highest;
     uint64_t last_key_us;
     bool key_armed;
+    int nlower; /* simulcast: lower layers of this stream */
 } sstream_t;
 
 struct hc_sender {
@@ -261,6 +262,64 @@ static void alloc_params(sstream_t *ss)
     if (a->want_bps < a->floor_bps) a->floor_bps = a->want_bps;
 }
 
+/* ---- simulcast ---- */
+
+/* The top layer of a simulcast group keeps only its rungs larger than its
+ * layer 1 (below, the lower layer already carries that picture) and at
+ * 15 fps or more, and stops below the last of them (OFF): what it would
+ * send there is what the lower layers send. */
+static int trim_top(hc_sender_t *s, sstream_t *top, int lower_w, int lower_h)
+{
+    hc_ladder_cfg_t lc;
+    hc_sender_ladder_cfg(s->cfg.profile, top->cfg.role, top->cfg.width, top->cfg.height,
+                         top->cfg.fps, &lc);
+    unsigned n = 0;
+    for (unsigned i = 0; i < lc.nres; i++)
+        if (lc.res[i].width > lower_w && lc.res[i].height > lower_h) lc.res[n++] = lc.res[i];
+    lc.nres = n ? n : 1;
+    unsigned nf = 1;
+    for (unsigned i = 1; i < lc.nfps; i++)
+        if (lc.fps[i] >= 15) lc.fps[nf++] = lc.fps[i];
+    lc.nfps = nf;
+    lc.floor = HC_LADDER_OFF;
+    lc.floor_bps = 0;
+    /* The lower layers' rates come off the estimate first, so its short
+     * dips land whole on the top's share: the top steps down only after
+     * down_hold (its rate follows the estimate meanwhile), never at once. */
+    lc.sharp_pct = 0;
+    hc_ladder_t l;
+    if (hc_ladder_init(&l, &lc) < 0) return -HC_EINVAL;
+    top->ladder = l;
+    alloc_params(top);
+    return 0;
+}
+
+/* Lower layers first: audio's floor is kept for the audio, then each layer,
+ * the lowest first, takes its fixed rate. A layer sending keeps going down
+ * to half its rate; a stopped one starts again only at its full rate. The
+ * rest is returned. */
+static double allocate_layers(hc_sender_t *s, double avail, uint32_t *share)
+{
+    double pool = avail;
+    for (int i = 0; i < s->n; i++)
+        if (!s->st[i].cfg.video) pool -= s->st[i].alloc.floor_bps;
+    if (pool < 0) pool = 0;
+    double rest = avail;
+    for (int layer = 3; layer >= 1; layer--) {
+        for (int i = 0; i < s->n; i++) {
+            sstream_t *ss = &s->st[i];
+            if (ss->cfg.layer != layer) continue;
+            double want = ss->cfg.max_bps;
+            double keep = ss->tgt.off ? want * 3 / 4 : want / 2;
+            double give = pool >= want ? want : (pool >= keep ? pool : 0);
+            share[i] = (uint32_t)give;
+            pool -= give;
+            rest -= give;
+        }
+    }
+    return rest < 0 ? 0 : rest;
+}
+
 /* ---- allocation ---- */
 
 static uint32_t capped_target(const hc_sender_t *s)
@@ -284,6 +343,9 @@ static void update_repair(hc_sender_t *s, uint32_t target)
     in.jitter_us = (uint32_t)(s->rr_jitter_ms * 1000.0);
     in.budget_us = s->cfg.playout_budget_ms * 1000u;
     in.rate_bps = target;
+    /* The relay's listeners' downlinks are out of sight here: audio always
+     * carries RED and Opus FEC (repair.h, audio_floor). */
+    in.audio_floor = true;
     hc_repair_out_t o;
     if (hc_repair_update(&s->repair, &in, s->now, &o) == 0) s->rep = o;
     if (!s->cfg.repair) {
@@ -305,10 +367,25 @@ static void allocate(hc_sender_t *s)
     double avail = target * 0.94 - naudio * (double)AUDIO_PPS * HC_SENDER_OVERHEAD * 8;
     if (avail < 0) avail = 0;
     hc_alloc_stream_t a[HC_SENDER_MAX_STREAMS];
-    uint32_t share[HC_SENDER_MAX_STREAMS] = {0};
-    for (int i = 0; i < s->n; i++) a[i] = s->st[i].alloc;
-    if (s->n && hc_ladder_allocate(s->cfg.profile, (uint32_t)avail, 0, a, (size_t)s->n, share) < 0)
-        for (int i = 0; i < s->n; i++) share[i] = a[i].floor_bps;
+    uint32_t share[HC_SENDER_MAX_STREAMS] = {0}, sh[HC_SENDER_MAX_STREAMS] = {0};
+    int map[HC_SENDER_MAX_STREAMS], na = 0;
+    /* Simulcast's lower layers first; the profile splits the rest among
+     * the other streams (without layers: all of it, as always). */
+    avail = allocate_layers(s, avail, share);
+    for (int i = 0; i < s->n; i++) {
+        if (s->st[i].cfg.layer) continue;
+        a[na] = s->st[i].alloc;
+        if (!s->st[i].cfg.video) { /* RED's copies come on top of the Opus rate */
+            double f = 1.0 + 0.9 * s->rep.red_level;
+            a[na].floor_bps = (uint32_t)(a[na].floor_bps * f);
+            a[na].want_bps = (uint32_t)(a[na].want_bps * f);
+            a[na].max_bps = (uint32_t)(a[na].max_bps * f);
+        }
+        map[na++] = i;
+    }
+    if (na && hc_ladder_allocate(s->cfg.profile, (uint32_t)avail, 0, a, (size_t)na, sh) < 0)
+        for (int k = 0; k < na; k++) sh[k] = a[k].floor_bps;
+    for (int k = 0; k < na; k++) share[map[k]] = sh[k];
     uint64_t q = hc_pacer_queue_delay_us(s->pacer, s->now);
     /* A growing queue means the encoders produce more than the pacer may
      * send: lower them before the estimator sees the delay. */
@@ -329,11 +406,45 @@ static void allocate(hc_sender_t *s)
             t->opus_loss_pct = s->rep.opus_loss_pct;
             continue;
         }
+        if (ss->cfg.layer) {
+            /* A lower layer: its one size and rate, or off. */
+            bool off = share[i] == 0;
+            if (off != t->off) {
+                t->rung_gen++;
+                if (off) {
+                    ss->st.stops++;
+                } else {
+                    ss->st.resumes++;
+                    want_key(s, ss, true);
+                }
+            }
+            ss->alloc.active = !off;
+            double b = share[i];
+            t->fec_k = s->rep.fec ? s->rep.fec_k : 0;
+            if (t->fec_k) b = b * t->fec_k / (t->fec_k + 1.0);
+            b *= qf;
+            t->bitrate_bps = off ? 0 : (uint32_t)b;
+            t->width = ss->cfg.width;
+            t->height = ss->cfg.height;
+            t->fps = ss->cfg.fps > 0 ? ss->cfg.fps : 30;
+            t->stills = false;
+            t->still_interval_ms = 0;
+            t->off = off;
+            t->intra_refresh = s->rep.intra_refresh;
+            continue;
+        }
         hc_ladder_out_t o;
         if (hc_ladder_update(&ss->ladder, share[i], s->now, &o) < 0) continue;
         if (o.changed || o.width != ss->lout.width || o.fps != ss->lout.fps ||
             o.stills != ss->lout.stills || o.off != ss->lout.off)
             t->rung_gen++;
+        if (o.off && !ss->lout.off) ss->st.stops++;
+        if (!o.off && ss->lout.off) {
+            ss->st.resumes++;
+            /* A simulcast top layer starting again: receivers switched to
+             * it need a picture they can decode from. */
+            if (ss->nlower) want_key(s, ss, true);
+        }
         ss->lout = o;
         ss->alloc.active = !o.off;
         double b = o.bitrate_bps;
@@ -356,8 +467,19 @@ int hc_sender_add(hc_sender_t *s, const hc_sender_stream_cfg_t *cfg)
     if (!s || !cfg) return -HC_EINVAL;
     if (s->n >= HC_SENDER_MAX_STREAMS) return -HC_EFULL;
     sstream_t *ss = &s->st[s->n];
+    sstream_t *top = NULL;
+    if (cfg->layer) {
+        if (cfg->layer < 0 || cfg->layer > 3 || !cfg->video || !cfg->max_bps || cfg->top < 0 ||
+            cfg->top >= s->n)
+            return -HC_EINVAL;
+        top = &s->st[cfg->top];
+        if (!top->cfg.video || top->cfg.layer || cfg->width >= top->cfg.width ||
+            cfg->height >= top->cfg.height)
+            return -HC_EINVAL;
+    }
     memset(ss, 0, sizeof *ss);
     ss->cfg = *cfg;
+    if (!cfg->layer) ss->cfg.top = 0;
     if (cfg->video) {
         if (cfg->width < 16 || cfg->height < 16) return -HC_EINVAL;
         hc_ladder_cfg_t lc;
@@ -366,6 +488,16 @@ int hc_sender_add(hc_sender_t *s, const hc_sender_stream_cfg_t *cfg)
     }
     alloc_params(ss);
     ss->alloc.active = true;
+    if (top) {
+        /* The top's rungs end above its largest lower layer. */
+        int lw = 0, lh = 0;
+        for (int i = 0; i < s->n; i++)
+            if (s->st[i].cfg.layer && s->st[i].cfg.top == cfg->top && s->st[i].cfg.width > lw)
+                lw = s->st[i].cfg.width, lh = s->st[i].cfg.height;
+        if (cfg->width > lw) lw = cfg->width, lh = cfg->height;
+        if (trim_top(s, top, lw, lh) < 0) return -HC_EINVAL;
+        top->nlower++;
+    }
     s->n++;
     allocate(s);
     return s->n - 1;

@@ -17,6 +17,10 @@
  *        FEC overhead, lowered further while the pacer's queue grows; the
  *        repair policy (proto/repair.h) for FEC group, RED level, Opus FEC
  *        and intra refresh; probe clusters when the estimator asks.
+ *        Simulcast (several layers of one picture): the lower layers get
+ *        their fixed rates first (they are what weak receivers get), the
+ *        top layer the rest through its ladder, stopping when even its
+ *        lowest rung does not fit.
  *
  * The sender does not own the endpoint: the caller gives an io callback
  * that sends one packet and tells which transport-wide sequence number it
@@ -93,6 +97,17 @@ typedef struct hc_sender_stream_cfg {
     uint8_t pt;             /* payload type of the media */
     int width, height, fps; /* top rung (video) */
     uint32_t max_bps;       /* 0: from the role */
+    /* added by downlink adaptation (simulcast): layer 1..3 makes this
+     * stream a lower layer of video stream `top` (an index hc_sender_add()
+     * returned): sent at width x height and fps as given, at the fixed rate
+     * max_bps (required), no ladder; lower layers take their rates from
+     * the estimate before every other stream but audio's floor, the lowest
+     * layer first. A stream with lower layers keeps only its rungs larger
+     * than its layer 1 and at 15 fps or more, and stops (target off, no
+     * frames) below the last of them; the ladder's hysteresis brings it
+     * back, with a keyframe. 0: a stream of its own, as before. */
+    int layer;
+    int top;
 } hc_sender_stream_cfg_t;
 
 /* What a stream's encoder should do now. */
@@ -117,6 +132,9 @@ typedef struct hc_sender_stream_stats {
     uint64_t dropped_pacer;                     /* video packets the pacer dropped */
     uint64_t dropped_full;                      /* refused: no buffer / queue full */
     uint32_t share_bps;                         /* allocated */
+    /* added by downlink adaptation: times the stream stopped (target off)
+     * and started again */
+    uint64_t stops, resumes;
 } hc_sender_stream_stats_t;
 
 typedef struct hc_sender_stats {

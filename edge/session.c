@@ -286,25 +286,49 @@ int hc_edge_leg_from_joined(const hc_sig_transport_t *t, const char *url, const 
     return 0;
 }
 
+/* The streams this box publishes, in join.publish order: each published
+ * source, then its simulcast layers (config.h). src_of[k]: the source of
+ * stream k. Returns the count (at most cap). */
+static size_t pub_streams(const hc_edge_config_t *cfg, hc_edge_layer_t *out, size_t *src_of,
+                          size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->n_pub && n < cap; i++) {
+        const hc_edge_source_t *src = &cfg->source[cfg->pub[i]];
+        size_t k = hc_edge_config_layers(src, out + n, cap - n);
+        for (size_t j = 0; j < k; j++) src_of[n + j] = cfg->pub[i];
+        n += k;
+    }
+    return n;
+}
+
 void hc_edge_join_fill(const hc_edge_config_t *cfg, hc_sig_msg_t *m)
 {
     hc_sig_msg_init(m, HC_SIG_JOIN);
     snprintf(m->join.session, sizeof m->join.session, "%s", cfg->session);
     snprintf(m->join.site, sizeof m->join.site, "%s", cfg->site);
-    for (size_t i = 0; i < cfg->n_pub && i < HC_SIG_STREAMS_MAX; i++) {
-        const hc_edge_source_t *src = &cfg->source[cfg->pub[i]];
+    hc_edge_layer_t ls[HC_SIG_STREAMS_MAX];
+    size_t of[HC_SIG_STREAMS_MAX];
+    size_t n = pub_streams(cfg, ls, of, HC_SIG_STREAMS_MAX);
+    for (size_t i = 0; i < n; i++) {
+        const hc_edge_source_t *src = &cfg->source[of[i]];
+        const hc_edge_layer_t *l = &ls[i];
         hc_sig_stream_pub_t *p = &m->join.publish[m->join.n_publish++];
-        snprintf(p->mid, sizeof p->mid, "%s", src->mid);
+        snprintf(p->mid, sizeof p->mid, "%.*s", HC_SIG_MID_MAX, l->mid);
         bool audio = src->kind == HC_EDGE_AUDIO;
         p->kind = audio ? HC_SIG_MEDIA_AUDIO : HC_SIG_MEDIA_VIDEO;
         p->tag = src->tag;
         p->codec = audio ? HC_SIG_CODEC_OPUS : HC_SIG_CODEC_H264;
-        if (src->max_kbps) p->max_kbps = src->max_kbps, p->has_max_kbps = true;
-        if (!audio && src->width) {
-            p->width = src->width, p->has_width = true;
-            p->height = src->height, p->has_height = true;
+        if (l->max_kbps) p->max_kbps = l->max_kbps, p->has_max_kbps = true;
+        if (!audio && l->width) {
+            p->width = l->width, p->has_width = true;
+            p->height = l->height, p->has_height = true;
         }
-        if (!audio && src->fps) p->fps = src->fps, p->has_fps = true;
+        if (!audio && l->fps) p->fps = l->fps, p->has_fps = true;
+        /* Simulcast (proto/SIGNALING.md, stream_pub): lower layers of the
+         * same tag; layer 0 is the source itself, said explicitly so the
+         * group is plain to the relay. */
+        if (l->layer || src->simulcast > 1) p->layer = l->layer, p->has_layer = true;
     }
     m->join.subscribe = cfg->subscribe;
     m->join.has_subscribe = true;
@@ -786,26 +810,33 @@ static int start_media(hc_edge_session_t *s, const hc_sig_joined_t *j)
                      hc_log_q(q, sizeof q, err));
         return rc;
     }
-    for (size_t i = 0; i < cfg->n_pub; i++) {
-        const hc_edge_source_t *src = &cfg->source[cfg->pub[i]];
+    hc_edge_layer_t ls[HC_EDGE_PUB_MAX];
+    size_t of[HC_EDGE_PUB_MAX];
+    size_t n = pub_streams(cfg, ls, of, HC_EDGE_PUB_MAX);
+    for (size_t i = 0; i < n; i++) {
+        const hc_edge_source_t *src = &cfg->source[of[i]];
+        const hc_edge_layer_t *l = &ls[i];
         hc_edge_pub_cfg_t p;
         memset(&p, 0, sizeof p);
-        p.mid = src->mid;
+        p.mid = l->mid;
         p.kind = src->kind;
         p.role = hc_edge_config_stream_role(src->tag);
-        p.pipeline = src->pipeline;
+        /* A simulcast layer has no capture of its own: its top's. */
+        p.pipeline = l->layer ? NULL : src->pipeline;
+        p.layer = (int)l->layer;
+        p.layer_of = l->layer ? src->mid : NULL;
         p.ssrc = s->ssrc[i];
         p.rtx_ssrc = s->rtx[i];
         p.fec_ssrc = s->fec[i];
-        p.max_kbps = src->max_kbps;
-        p.width = (int)src->width;
-        p.height = (int)src->height;
-        p.fps = (int)src->fps;
+        p.max_kbps = l->max_kbps;
+        p.width = (int)l->width;
+        p.height = (int)l->height;
+        p.fps = (int)l->fps;
         err[0] = 0;
         rc = s->ops->publish(s->m, &p, err, sizeof err);
         if (rc < 0) {
             char q[600];
-            hc_log_error("cannot publish", "mid=%s error=%s reason=%s", src->mid, hc_errname(rc),
+            hc_log_error("cannot publish", "mid=%s error=%s reason=%s", l->mid, hc_errname(rc),
                          hc_log_q(q, sizeof q, err));
             return rc;
         }
@@ -833,8 +864,12 @@ static void on_joined(hc_edge_session_t *s, const hc_sig_joined_t *j, uint64_t n
         return;
     }
     uint32_t ssrc[HC_EDGE_PUB_MAX] = {0}, rtx[HC_EDGE_PUB_MAX] = {0}, fec[HC_EDGE_PUB_MAX] = {0};
-    for (size_t i = 0; i < cfg->n_pub; i++) {
-        const char *mid = cfg->source[cfg->pub[i]].mid;
+    /* Every stream we published, simulcast layers too, by mid. */
+    hc_edge_layer_t ls[HC_EDGE_PUB_MAX];
+    size_t of[HC_EDGE_PUB_MAX];
+    size_t npub = pub_streams(cfg, ls, of, HC_EDGE_PUB_MAX);
+    for (size_t i = 0; i < npub; i++) {
+        const char *mid = ls[i].mid;
         const hc_sig_stream_info_t *si = NULL;
         for (size_t k = 0; k < j->n_streams; k++)
             if (!strcmp(j->streams[k].mid, mid)) si = &j->streams[k];
@@ -881,7 +916,7 @@ static void on_joined(hc_edge_session_t *s, const hc_sig_joined_t *j, uint64_t n
         }
     } else {
         if (changed) {
-            rc = s->ops->rekey(s->m, &leg, ssrc, rtx, fec, cfg->n_pub);
+            rc = s->ops->rekey(s->m, &leg, ssrc, rtx, fec, npub);
             if (rc < 0) {
                 hc_log_error("media rekey failed", "error=%s", hc_errname(rc));
                 finish(s, rc);

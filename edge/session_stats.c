@@ -87,10 +87,10 @@ int hc_edge_stats_json(const hc_edge_stats_t *st, const hc_edge_session_counters
                   ",\"width\":%d,\"height\":%d,\"fps\":%d,\"target_kbps\":%u,\"sent_kbps\":%u,"
                   "\"stills\":%s,\"stopped\":%s,\"frames\":%" PRIu64 ",\"keyframes\":%" PRIu64
                   ",\"plis\":%" PRIu64 ",\"nacks\":%" PRIu64 ",\"rtx\":%" PRIu64
-                  ",\"fec_packets\":%" PRIu64 "}",
+                  ",\"fec_packets\":%" PRIu64 ",\"layer\":%d,\"stops\":%" PRIu64 "}",
                   p->width, p->height, p->fps, p->target_bps / 1000, p->sent_bps / 1000,
                   p->stills ? "true" : "false", p->stopped ? "true" : "false", p->frames,
-                  p->keyframes, p->plis, p->nacks, p->rtx, p->fec_packets);
+                  p->keyframes, p->plis, p->nacks, p->rtx, p->fec_packets, p->layer, p->stops);
     }
     sb_printf(&b, "],\"recv\":[");
     for (size_t i = 0; st && i < st->n_recv && i < 24; i++) {
@@ -142,6 +142,14 @@ int hc_edge_stats_line(const hc_edge_stats_t *st, const hc_edge_session_counters
     }
     if (isfinite(st->rtt_ms)) sb_printf(&b, " rtt %.0fms", st->rtt_ms);
     if (!st->link_up) sb_printf(&b, " LINK DOWN");
+    /* Simulcast layers: one entry each (their mids end in -l1, -l2), and
+     * the count of those sending after the estimate. */
+    int layers = 0, sending = 0;
+    for (size_t i = 0; i < st->n_pub && i < 8; i++)
+        if (st->pub[i].layer) layers++;
+    for (size_t i = 0; layers && i < st->n_pub && i < 8; i++)
+        if (st->pub[i].width && !st->pub[i].stopped) sending++;
+    if (layers) sb_printf(&b, " video layers %d/%d", sending, layers + 1);
     for (size_t i = 0; i < st->n_pub && i < 8; i++) {
         const hc_edge_pub_stats_t *p = &st->pub[i];
         fmt_rate(r1, sizeof r1, p->sent_bps);

@@ -154,6 +154,11 @@ typedef struct fake {
     hc_edge_leg_t leg;
     uint32_t ssrc[8];
     size_t npub;
+    /* what each publish call asked (simulcast layers) */
+    char mid[8][33], layer_of[8][33];
+    int layer[8], width[8];
+    uint32_t max_kbps[8];
+    bool has_pipeline[8];
     uint32_t recv_ssrc[24];
     char recv_label[24][65];
     size_t nrecv;
@@ -198,7 +203,16 @@ static int fk_publish(hc_edge_media_t *m, const hc_edge_pub_cfg_t *p, char *err,
     (void)err, (void)n;
     pthread_mutex_lock(&m->f->mu);
     m->f->publishes++;
-    if (m->f->npub < 8) m->f->ssrc[m->f->npub++] = p->ssrc;
+    if (m->f->npub < 8) {
+        size_t i = m->f->npub;
+        snprintf(m->f->mid[i], sizeof m->f->mid[i], "%s", p->mid);
+        snprintf(m->f->layer_of[i], sizeof m->f->layer_of[i], "%s", p->layer_of ? p->layer_of : "");
+        m->f->layer[i] = p->layer;
+        m->f->width[i] = p->width;
+        m->f->max_kbps[i] = p->max_kbps;
+        m->f->has_pipeline[i] = p->pipeline && p->pipeline[0];
+        m->f->ssrc[m->f->npub++] = p->ssrc;
+    }
     pthread_mutex_unlock(&m->f->mu);
     return 0;
 }
@@ -457,6 +471,56 @@ START_TEST(join_budget_and_relay_restart)
     ck_assert_int_eq(fake_snap(&t->fake).rekeys, 2);
 
     ck_assert_int_eq(box_stop(s), 0);
+    ck_assert_int_eq(box_stop(t), 0);
+    relay_cleanup(&r);
+}
+END_TEST
+
+/* A teacher box whose camera sends two simulcast layers: the join
+ * publishes both (the relay assigns each its SSRC), the engine is given the
+ * lower layer as a layer of the camera, and a rejoin after a relay restart
+ * hands the engine every stream's new SSRC, layers included, in order. */
+START_TEST(simulcast_publish_and_rejoin)
+{
+    hc_log_set_level(HC_LOG_WARN);
+    relay_t r;
+    relay_start(&r);
+    box_t *t = box_start(&r, "edge-simul", "teacher", "class", "Teacher",
+                         "[source.cam]\npreset = test\nwidth = 640\nheight = 360\nfps = 30\n"
+                         "simulcast = 2\n[source.mic]\npreset = audiotest\n",
+                         false, NULL);
+    WAIT_FOR(box_c(t).state == HC_EDGE_SESS_JOINED, SESSION_WAIT_MS, "the teacher joins (%s)",
+             hc_edge_sess_state_name(box_c(t).state));
+    fake_t f = fake_snap(&t->fake);
+    ck_assert_int_eq(f.publishes, 3);
+    ck_assert_str_eq(f.mid[0], "cam");
+    ck_assert_int_eq(f.layer[0], 0);
+    ck_assert_str_eq(f.mid[1], "cam-l1");
+    ck_assert_int_eq(f.layer[1], 1);
+    ck_assert_str_eq(f.layer_of[1], "cam");
+    ck_assert(!f.has_pipeline[1]);
+    ck_assert_int_eq(f.width[1], 320);
+    ck_assert_uint_gt(f.max_kbps[1], 0);
+    ck_assert_uint_le(f.max_kbps[1], 300);
+    ck_assert_str_eq(f.mid[2], "mic");
+    ck_assert_uint_ne(f.ssrc[0], 0);
+    ck_assert_uint_ne(f.ssrc[1], 0);
+    ck_assert_uint_ne(f.ssrc[0], f.ssrc[1]);
+    ck_assert_uint_ne(f.ssrc[1], f.ssrc[2]);
+
+    relay_kill(&r, SIGKILL);
+    WAIT_FOR(fake_snap(&t->fake).paused, 10000, "media paused when signaling drops");
+    relay_launch(&r);
+    WAIT_FOR(box_c(t).joins >= 2 && !fake_snap(&t->fake).paused, SESSION_WAIT_MS,
+             "the teacher rejoins after the relay restarts");
+    f = fake_snap(&t->fake);
+    ck_assert_int_eq(f.creates, 1);
+    ck_assert_int_eq(f.rekeys, 1);
+    ck_assert_uint_eq(f.npub, 3);
+    ck_assert_uint_ne(f.ssrc[0], 0);
+    ck_assert_uint_ne(f.ssrc[1], 0);
+    ck_assert_uint_ne(f.ssrc[0], f.ssrc[1]);
+    ck_assert_uint_ne(f.ssrc[1], f.ssrc[2]);
     ck_assert_int_eq(box_stop(t), 0);
     relay_cleanup(&r);
 }
@@ -861,6 +925,7 @@ static Suite *edge_session_suite(void)
     TCase *tc = tcase_create("signaling");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, join_budget_and_relay_restart);
+    tcase_add_test(tc, simulcast_publish_and_rejoin);
     tcase_add_test(tc, consult_control_channel);
     tcase_add_test(tc, class_hand_and_floor);
     tcase_add_test(tc, bad_token_ends_session);

@@ -82,7 +82,7 @@ START_TEST(sample_loads_with_defaults)
     ck_assert_str_eq(cfg->preset, "classroom");
     ck_assert_str_eq(cfg->session, "math-101");
     ck_assert_str_eq(cfg->relay, "wss://relay.example.org:8443");
-    ck_assert_uint_eq(cfg->n_sources, 6);
+    ck_assert_uint_eq(cfg->n_sources, 7);
     /* token_file is relative to the file's directory. */
     char want[1300];
     snprintf(want, sizeof want, "%s/conf/edge.token", repo_top());
@@ -115,10 +115,25 @@ START_TEST(sample_presets)
     ck_assert_int_eq(cfg->role, HC_SIG_ROLE_TEACHER);
     ck_assert_int_eq(cfg->create, HC_SIG_KIND_CLASS);
     ck_assert_uint_eq(cfg->n_pub, 2);
-    ck_assert_str_eq(pub(cfg, 0)->mid, "camera");
+    ck_assert_str_eq(pub(cfg, 0)->mid, "lecture");
     ck_assert_int_eq(pub(cfg, 0)->kind, HC_EDGE_VIDEO);
     ck_assert_int_eq(pub(cfg, 0)->tag, HC_SIG_TAG_MAIN);
     ck_assert_uint_eq(pub(cfg, 0)->width, 1280);
+    /* the teacher's camera goes out in two layers: 1280x720 and 640x360 */
+    ck_assert_uint_eq(pub(cfg, 0)->simulcast, 2);
+    hc_edge_layer_t l[HC_EDGE_LAYERS_MAX];
+    ck_assert_uint_eq(hc_edge_config_layers(pub(cfg, 0), l, HC_EDGE_LAYERS_MAX), 2);
+    ck_assert_str_eq(l[0].mid, "lecture");
+    ck_assert_uint_eq(l[0].layer, 0);
+    ck_assert_uint_eq(l[0].max_kbps, 2500);
+    ck_assert_str_eq(l[1].mid, "lecture-l1");
+    ck_assert_uint_eq(l[1].layer, 1);
+    ck_assert_uint_eq(l[1].width, 640);
+    ck_assert_uint_eq(l[1].height, 360);
+    ck_assert_uint_eq(l[1].fps, 25);
+    ck_assert_uint_eq(l[1].max_kbps, 300);
+    ck_assert_uint_eq(pub(cfg, 1)->simulcast, 1);
+    ck_assert_uint_eq(hc_edge_config_layers(pub(cfg, 1), l, HC_EDGE_LAYERS_MAX), 1);
     ck_assert_str_eq(pub(cfg, 1)->mid, "mic");
     ck_assert_int_eq(pub(cfg, 1)->kind, HC_EDGE_AUDIO);
     ck_assert_int_eq(pub(cfg, 1)->tag, HC_SIG_TAG_AUDIO);
@@ -128,6 +143,8 @@ START_TEST(sample_presets)
     ck_assert_int_eq(cfg->role, HC_SIG_ROLE_SITE);
     ck_assert_int_eq(cfg->create, HC_SIG_KIND_NONE);
     ck_assert_uint_eq(cfg->n_pub, 2);
+    ck_assert_str_eq(pub(cfg, 0)->mid, "camera");
+    ck_assert_uint_eq(pub(cfg, 0)->simulcast, 1);
     free(cfg);
 
     cfg = sample_preset("clinic");
@@ -152,6 +169,15 @@ START_TEST(sample_presets)
     cfg = sample_preset("demo");
     ck_assert_str_eq(pub(cfg, 0)->preset, "test");
     ck_assert_str_eq(pub(cfg, 0)->arg, "640x360@30");
+    /* the demo's teacher sends 640x360 and 320x180 */
+    ck_assert_uint_eq(pub(cfg, 0)->simulcast, 2);
+    ck_assert_uint_eq(hc_edge_config_layers(pub(cfg, 0), l, HC_EDGE_LAYERS_MAX), 2);
+    ck_assert_str_eq(l[1].mid, "test-l1");
+    ck_assert_uint_eq(l[1].width, 320);
+    ck_assert_uint_eq(l[1].height, 180);
+    ck_assert_uint_eq(l[1].fps, 30);
+    ck_assert_uint_le(l[1].max_kbps, 300);
+    ck_assert_uint_ge(l[1].max_kbps, 100);
     free(cfg);
 }
 END_TEST
@@ -360,6 +386,58 @@ START_TEST(sources_defaults_and_order)
 }
 END_TEST
 
+START_TEST(simulcast_layers)
+{
+    char err[2048];
+    hc_edge_config_t *cfg = cfg_new();
+    int rc = load_text(cfg,
+                       BASE "[source.cam]\npreset = test\nwidth = 1280\nheight = 720\nfps = 30\n"
+                            "simulcast = 3\n[source.mic]\npreset = pulse\n",
+                       NULL, err, sizeof err);
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_int_eq(hc_edge_config_finish(cfg, err, sizeof err), 0);
+    hc_edge_layer_t l[HC_EDGE_LAYERS_MAX];
+    ck_assert_uint_eq(hc_edge_config_layers(pub(cfg, 0), l, HC_EDGE_LAYERS_MAX), 3);
+    ck_assert_str_eq(l[0].mid, "cam");
+    ck_assert_uint_eq(l[0].width, 1280);
+    ck_assert_uint_eq(l[0].max_kbps, 0); /* the top: from its role */
+    ck_assert_str_eq(l[1].mid, "cam-l1");
+    ck_assert_uint_eq(l[1].width, 640);
+    ck_assert_uint_eq(l[1].height, 360);
+    ck_assert_uint_eq(l[1].fps, 30);
+    ck_assert_uint_eq(l[1].max_kbps, 300);
+    ck_assert_str_eq(l[2].mid, "cam-l2");
+    ck_assert_uint_eq(l[2].layer, 2);
+    ck_assert_uint_eq(l[2].width, 320);
+    ck_assert_uint_eq(l[2].height, 180);
+    ck_assert_uint_eq(l[2].fps, 15);
+    ck_assert_uint_le(l[2].max_kbps, 120);
+    /* a smaller cap gives fewer; audio is one stream */
+    ck_assert_uint_eq(hc_edge_config_layers(pub(cfg, 0), l, 2), 2);
+    ck_assert_uint_eq(hc_edge_config_layers(pub(cfg, 1), l, HC_EDGE_LAYERS_MAX), 1);
+    ck_assert_uint_eq(pub(cfg, 1)->simulcast, 1);
+    /* the default is 1 */
+    ck_assert_int_eq(load_text(cfg, BASE "[source.cam]\npreset = test\n", NULL, err, sizeof err),
+                     0);
+    ck_assert_int_eq(hc_edge_config_finish(cfg, err, sizeof err), 0);
+    ck_assert_uint_eq(pub(cfg, 0)->simulcast, 1);
+    free(cfg);
+    cfg = cfg_new();
+    /* values out of range are named with the key and the value */
+    ck_assert_int_eq(
+        load_text(cfg, BASE "[source.cam]\npreset = test\nsimulcast = 0\n", NULL, err, sizeof err),
+        -HC_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(err, "[source.cam] simulcast = \"0\": expected an integer 1..3"));
+    free(cfg);
+    cfg = cfg_new();
+    ck_assert_int_eq(load_text(cfg, BASE "[source.cam]\npreset = test\nsimulcast = two\n", NULL,
+                               err, sizeof err),
+                     -HC_ECONFIG);
+    ck_assert_ptr_nonnull(strstr(err, "simulcast = \"two\": expected an integer 1..3"));
+    free(cfg);
+}
+END_TEST
+
 /* The whole-picture errors, each named. */
 static void finish_fails(const char *text, const char *want)
 {
@@ -393,6 +471,23 @@ START_TEST(finish_checks)
     finish_fails(BASE "[source.a]\npreset = test\nwidth = 320\n", "width and height together");
     finish_fails(BASE "[source.a]\npreset = test\nwidth = 321\nheight = 180\n", "must be even");
     finish_fails(BASE "[source.a]\npreset = alsa\nfps = 30\n", "are for video sources");
+    finish_fails(BASE "[source.a]\npreset = audiotest\nsimulcast = 2\n",
+                 "[source.a] simulcast = 2: only video sources send layers");
+    finish_fails(BASE "[source.a]\npreset = rtsp\narg = rtsp://cam/x\nsimulcast = 2\n",
+                 "[source.a] simulcast = 2: preset rtsp forwards");
+    finish_fails(BASE "[source.a]\npreset = v4l2\nsimulcast = 2\n",
+                 "[source.a] simulcast = 2: give width and height");
+    finish_fails(BASE "[source.a]\npreset = test\nwidth = 48\nheight = 32\nsimulcast = 3\n",
+                 "[source.a] simulcast = 3: 48x32 is too small for 3 layers");
+    finish_fails(BASE "[source.a]\npreset = test\nmid = abcdefghijabcdefghijabcdefghij\n"
+                      "simulcast = 2\n",
+                 "leaves no room for the layers' \"-l1\" (at most 29 characters)");
+    finish_fails(BASE "[source.a]\npreset = test\nsimulcast = 2\n[source.b]\npreset = test\n"
+                      "mid = a-l1\n",
+                 "[source.b] mid = a-l1: the simulcast layer of [source.a] has it");
+    finish_fails(BASE "[source.a]\npreset = test\nsimulcast = 3\n[source.b]\npreset = test\n"
+                      "simulcast = 3\n[source.c]\npreset = test\nsimulcast = 3\n",
+                 "[edge] sources: 9 streams with the simulcast layers, at most 8");
     finish_fails(BASE "[network]\nmin_kbps = 900\nstart_kbps = 800\n", "need min <= start <= max");
     finish_fails(BASE "[network]\njitter_max_ms = 400\n",
                  "need jitter_min <= jitter_max <= playout_budget");
@@ -524,6 +619,7 @@ static Suite *edge_config_suite(void)
     TCase *tc = tcase_create("config");
     tcase_add_test(tc, sample_loads_with_defaults);
     tcase_add_test(tc, sample_presets);
+    tcase_add_test(tc, simulcast_layers);
     tcase_add_test(tc, empty_file_is_defaults);
     tcase_add_test(tc, every_key_refuses_bad_value);
     tcase_add_test(tc, control_characters_refused);

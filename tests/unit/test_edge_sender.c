@@ -44,6 +44,15 @@ typedef struct sim {
     uint64_t rx_bytes[1000];
     uint32_t widths[1000];
     uint32_t targets[1000];
+    /* simulcast: lower layers encoded next to vid, and per 100 ms the top
+     * layer's state and the layers' targets */
+    int xv[3], nxv;
+    uint32_t xkey_seen[3];
+    uint64_t xframes[3];
+    uint8_t fpss[1000];
+    bool offs[1000];
+    uint32_t shares[1000];
+    uint32_t xrates[3][1000];
 } sim_t;
 
 static int sim_send(void *ud, const hc_sender_out_t *p, uint64_t now, int32_t *twcc, uint32_t *wire)
@@ -134,6 +143,17 @@ static void sim_step(sim_t *m)
             if (key) m->keyframes++;
             hc_sender_video(m->s, m->vid, m->au, len, m->vframe * 3000, key, 0, m->now);
         }
+        for (int k = 0; k < m->nxv; k++) {
+            hc_sender_target(m->s, m->xv[k], &t);
+            bool xkey = m->vframe == 0 || t.keyframe_gen != m->xkey_seen[k];
+            m->xkey_seen[k] = t.keyframe_gen;
+            if (t.off || !t.bitrate_bps) continue;
+            size_t bytes = t.bitrate_bps / 30 / 8;
+            if (xkey) bytes *= 3;
+            size_t len = fake_au(m, bytes, xkey);
+            hc_sender_video(m->s, m->xv[k], m->au, len, m->vframe * 3000, xkey, 0, m->now);
+            m->xframes[k]++;
+        }
         m->vframe++;
     }
     if (m->aud >= 0 && m->now >= 1000000 + (uint64_t)m->apkt * 20000) {
@@ -175,6 +195,16 @@ static void sim_step(sim_t *m)
                 hc_sender_target_t t;
                 hc_sender_target(m->s, m->vid, &t);
                 m->widths[slot] = (uint32_t)t.width;
+                m->fpss[slot] = (uint8_t)t.fps;
+                m->offs[slot] = t.off;
+                hc_sender_stream_stats_t vs;
+                hc_sender_stream_stats(m->s, m->vid, &vs);
+                m->shares[slot] = vs.share_bps;
+            }
+            for (int k = 0; k < m->nxv; k++) {
+                hc_sender_target_t t;
+                hc_sender_target(m->s, m->xv[k], &t);
+                m->xrates[k][slot] = t.off ? 0 : t.bitrate_bps;
             }
         }
     }
@@ -233,6 +263,14 @@ START_TEST(adapts_to_capacity_steps)
     ck_assert_uint_eq(m->widths[140], 640);
     ck_assert_uint_eq(m->widths[250], 320);
     ck_assert_uint_eq(m->widths[440], 640);
+    /* A clean uplink, yet the voice carries RED and Opus FEC for the
+     * listeners' downlinks, at no less than its wanted Opus rate. */
+    hc_sender_target_t ta;
+    hc_sender_target(m->s, m->aud, &ta);
+    ck_assert_uint_eq(ta.red_level, 1);
+    ck_assert(ta.opus_fec);
+    ck_assert_uint_ge(ta.opus_loss_pct, 10);
+    ck_assert_uint_ge(ta.bitrate_bps, 32000);
     /* Queuing stays bounded: p95 under 300 ms over the whole run. */
     uint64_t p95 = hc_linksim_qdelay_quantile(m->link, 0.95);
     ck_assert_msg(p95 < 300000, "p95 queuing delay %llu us", (unsigned long long)p95);
@@ -397,6 +435,116 @@ START_TEST(consult_keeps_diagnostic_drops_face)
 }
 END_TEST
 
+/* Simulcast, three layers of one picture from one estimate: the lower
+ * layers (320x180 at 150 kbit/s, 160x90 at 60 kbit/s) get their rates
+ * first; the top layer (640x360) takes the rest through its ladder, sinks
+ * a rung as the link narrows, stops when even its last rung does not fit
+ * on top of the lower layers, and comes back (with a keyframe, once) when
+ * the link widens again. */
+START_TEST(simulcast_layers_share_one_estimate)
+{
+    sim_t *m = calloc(1, sizeof *m);
+    sim_init(m, HC_PROFILE_CLASS, false, 0.0, 800000);
+    hc_sender_stream_cfg_t v = {.video = true,
+                                .role = HC_ROLE_MAIN,
+                                .ssrc = 0x1000,
+                                .pt = 96,
+                                .width = 640,
+                                .height = 360,
+                                .fps = 30};
+    hc_sender_stream_cfg_t a = {.video = false, .role = HC_ROLE_AUDIO, .ssrc = 0x2000, .pt = 111};
+    m->vid = hc_sender_add(m->s, &v);
+    m->aud = hc_sender_add(m->s, &a);
+    hc_sender_stream_cfg_t l1 = v, l2 = v;
+    l1.ssrc = 0x1001, l1.width = 320, l1.height = 180, l1.max_bps = 150000;
+    l1.layer = 1, l1.top = m->vid;
+    l2.ssrc = 0x1002, l2.width = 160, l2.height = 90, l2.fps = 15, l2.max_bps = 60000;
+    l2.layer = 2, l2.top = m->vid;
+    m->xv[0] = hc_sender_add(m->s, &l1);
+    m->xv[1] = hc_sender_add(m->s, &l2);
+    ck_assert_int_eq(m->xv[0], 2);
+    ck_assert_int_eq(m->xv[1], 3);
+    m->nxv = 2;
+    /* bad layers are refused: no rate, no top, not smaller, audio top */
+    hc_sender_stream_cfg_t bad = l1;
+    bad.max_bps = 0;
+    ck_assert_int_eq(hc_sender_add(m->s, &bad), -HC_EINVAL);
+    bad = l1, bad.top = 7;
+    ck_assert_int_eq(hc_sender_add(m->s, &bad), -HC_EINVAL);
+    bad = l1, bad.width = 640, bad.height = 360;
+    ck_assert_int_eq(hc_sender_add(m->s, &bad), -HC_EINVAL);
+    bad = l1, bad.top = m->aud;
+    ck_assert_int_eq(hc_sender_add(m->s, &bad), -HC_EINVAL);
+    bad = l1, bad.top = m->xv[0];
+    ck_assert_int_eq(hc_sender_add(m->s, &bad), -HC_EINVAL);
+
+    /* 1.5 Mbit/s; 600 kbit/s from 15 s; 400 kbit/s from 30 s; 1.5 Mbit/s
+     * again from 45 s */
+    hc_linksim_set_rate(m->link, 0, 1500000);
+    hc_linksim_set_rate(m->link, 1000000 + 15000000, 600000);
+    hc_linksim_set_rate(m->link, 1000000 + 30000000, 400000);
+    hc_linksim_set_rate(m->link, 1000000 + 45000000, 1500000);
+    sim_run_until(m, 70);
+    if (getenv("HC_TEST_VERBOSE")) {
+        for (int i = 0; i < 700; i += 5)
+            fprintf(stderr, "t=%.1f target=%u top %u@%u%s share %u l1 %u l2 %u rx=%.0f\n", i / 10.0,
+                    m->targets[i], m->widths[i], m->fpss[i], m->offs[i] ? " off" : "", m->shares[i],
+                    m->xrates[0][i], m->xrates[1][i], rx_rate(m, i / 10.0, i / 10.0 + 0.5));
+    }
+    /* high: all three run, the top at its best rung */
+    for (int i = 100; i < 150; i++) {
+        ck_assert_msg(!m->offs[i], "top off at %.1f s", i / 10.0);
+        ck_assert_uint_eq(m->widths[i], 640);
+        ck_assert_uint_eq(m->fpss[i], 30);
+        ck_assert_uint_ge(m->xrates[0][i], 140000);
+        ck_assert_uint_ge(m->xrates[1][i], 55000);
+    }
+    /* 600 kbit/s: the top's rung sinks (frame rate; 320x180 is layer 1's) */
+    for (int i = 250; i < 300; i++) {
+        ck_assert_msg(!m->offs[i], "top off at %.1f s", i / 10.0);
+        ck_assert_uint_eq(m->widths[i], 640);
+        ck_assert_uint_eq(m->fpss[i], 15);
+        ck_assert_uint_ge(m->xrates[0][i], 140000);
+        ck_assert_uint_ge(m->xrates[1][i], 55000);
+    }
+    /* 400 kbit/s: the top stops, the lower layers keep their rates */
+    int full = 0;
+    for (int i = 360; i < 450; i++) {
+        ck_assert_msg(m->offs[i], "top still on at %.1f s", i / 10.0);
+        /* the estimate's dips may halve layer 1 for a moment, never stop it */
+        ck_assert_uint_ge(m->xrates[0][i], 75000);
+        ck_assert_uint_ge(m->xrates[1][i], 55000);
+        if (m->xrates[0][i] >= 140000) full++;
+    }
+    ck_assert_msg(full >= 80, "layer 1 at its rate %d of 90 slots", full);
+    ck_assert_msg(rx_rate(m, 36, 45) < 400000 * 1.02, "%.0f", rx_rate(m, 36, 45));
+    /* back at 1.5 Mbit/s: the top resumes (within 15 s) and stays */
+    int back = -1;
+    for (int i = 450; i < 700 && back < 0; i++)
+        if (!m->offs[i]) back = i;
+    ck_assert_msg(back > 0 && back < 600, "the top did not come back (%d)", back);
+    for (int i = back; i < 700; i++) ck_assert_msg(!m->offs[i], "flap at %.1f s", i / 10.0);
+    ck_assert_uint_eq(m->widths[690], 640);
+    /* one stop, one resume: no flapping */
+    hc_sender_stream_stats_t st, s1, s2;
+    hc_sender_stream_stats(m->s, m->vid, &st);
+    hc_sender_stream_stats(m->s, m->xv[0], &s1);
+    hc_sender_stream_stats(m->s, m->xv[1], &s2);
+    ck_assert_uint_eq(st.stops, 1);
+    ck_assert_uint_eq(st.resumes, 1);
+    ck_assert_uint_eq(s1.stops, 0);
+    ck_assert_uint_eq(s2.stops, 0);
+    ck_assert_uint_gt(m->xframes[0], 60 * 30 * 9 / 10);
+    ck_assert_uint_gt(s2.frames, 60 * 30 * 9 / 10);
+    /* the top's sent frames: none while it was stopped; its resume made a
+     * keyframe (the first and the resume at least) */
+    ck_assert_uint_ge(st.keyframes, 2);
+    ck_assert_uint_lt(st.frames, s1.frames - 8 * 30);
+    sim_fini(m);
+    free(m);
+}
+END_TEST
+
 START_TEST(bad_input)
 {
     sim_t *m = calloc(1, sizeof *m);
@@ -443,6 +591,7 @@ static Suite *suite(void)
     tcase_add_test(tc, repair_follows_loss);
     tcase_add_test(tc, budget_caps_the_target);
     tcase_add_test(tc, consult_keeps_diagnostic_drops_face);
+    tcase_add_test(tc, simulcast_layers_share_one_estimate);
     tcase_add_test(tc, bad_input);
     suite_add_tcase(s, tc);
     return s;

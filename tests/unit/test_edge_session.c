@@ -219,6 +219,49 @@ START_TEST(join_from_config)
 }
 END_TEST
 
+/* A simulcast source publishes its layers after it, same tag, layer 1, 2. */
+START_TEST(join_with_simulcast_layers)
+{
+    static const char text[] = "[edge]\nrelay = ws://127.0.0.1:1\ntoken = t.t.t\nsite = s\n"
+                               "session = math-1\nrole = teacher\n"
+                               "[source.cam]\npreset = test\narg = 640x360@30\nsimulcast = 3\n"
+                               "[source.mic]\npreset = alsa\n";
+    hc_edge_config_t *cfg = malloc(sizeof *cfg);
+    char err[1024];
+    hc_edge_config_default(cfg);
+    ck_assert_int_eq(
+        hc_edge_config_load_data(cfg, text, strlen(text), "t.ini", ".", NULL, err, sizeof err), 0);
+    ck_assert_msg(hc_edge_config_finish(cfg, err, sizeof err) == 0, "%s", err);
+    hc_sig_msg_t *m = malloc(sizeof *m);
+    hc_edge_join_fill(cfg, m);
+    ck_assert_uint_eq(m->join.n_publish, 4);
+    const hc_sig_stream_pub_t *p = m->join.publish;
+    ck_assert_str_eq(p[0].mid, "cam");
+    ck_assert(p[0].has_layer && p[0].layer == 0);
+    ck_assert_uint_eq(p[0].width, 640);
+    ck_assert_str_eq(p[1].mid, "cam-l1");
+    ck_assert(p[1].has_layer && p[1].layer == 1);
+    ck_assert_int_eq(p[1].tag, HC_SIG_TAG_MAIN);
+    ck_assert_int_eq(p[1].kind, HC_SIG_MEDIA_VIDEO);
+    ck_assert(p[1].has_width && p[1].width == 320 && p[1].height == 180);
+    ck_assert(p[1].has_max_kbps && p[1].max_kbps <= 300);
+    ck_assert_str_eq(p[2].mid, "cam-l2");
+    ck_assert(p[2].has_layer && p[2].layer == 2);
+    ck_assert(p[2].width == 160 && p[2].height == 90 && p[2].fps == 15);
+    ck_assert(p[2].has_max_kbps && p[2].max_kbps <= 120);
+    ck_assert_str_eq(p[3].mid, "mic");
+    ck_assert(!p[3].has_layer);
+    m->join.id = 2;
+    ck_assert_msg(hc_sig_validate(m, err, sizeof err) == 0, "%s", err);
+    char buf[4096];
+    ck_assert_int_gt(hc_sig_write(m, buf, sizeof buf), 0);
+    ck_assert_ptr_nonnull(strstr(buf, "\"layer\":2"));
+    hc_sig_msg_fini(m);
+    free(m);
+    free(cfg);
+}
+END_TEST
+
 static void fill_stats(hc_edge_stats_t *st, hc_edge_session_counters_t *c)
 {
     memset(st, 0, sizeof *st);
@@ -234,7 +277,7 @@ static void fill_stats(hc_edge_stats_t *st, hc_edge_session_counters_t *c)
     st->rtt_ms = 41.5;
     st->uplink_loss = 0.0125;
     st->link_up = true;
-    st->n_pub = 2;
+    st->n_pub = 3;
     snprintf(st->pub[0].mid, sizeof st->pub[0].mid, "cam");
     st->pub[0].target_bps = 900000;
     st->pub[0].sent_bps = 850000;
@@ -248,6 +291,14 @@ static void fill_stats(hc_edge_stats_t *st, hc_edge_session_counters_t *c)
     snprintf(st->pub[1].mid, sizeof st->pub[1].mid, "mic");
     st->pub[1].target_bps = 32000;
     st->pub[1].stopped = true;
+    /* cam's simulcast layer 1 */
+    snprintf(st->pub[2].mid, sizeof st->pub[2].mid, "cam-l1");
+    st->pub[2].layer = 1;
+    st->pub[2].target_bps = 150000;
+    st->pub[2].sent_bps = 160000;
+    st->pub[2].width = 320;
+    st->pub[2].height = 180;
+    st->pub[2].fps = 25;
     st->n_recv = 1;
     hc_edge_recv_stats_t *r = &st->recv[0];
     snprintf(r->mid, sizeof r->mid, "main-video");
@@ -288,7 +339,10 @@ START_TEST(stats_json_parses_back)
     ck_assert_int_eq(json_integer_value(json_object_get(j, "estimate_kbps")), 1234);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "budget_kbps")), 2000);
     json_t *pub = json_object_get(j, "pub");
-    ck_assert_uint_eq(json_array_size(pub), 2);
+    ck_assert_uint_eq(json_array_size(pub), 3);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(pub, 0), "layer")), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(pub, 2), "layer")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(pub, 2), "width")), 320);
     json_t *p0 = json_array_get(pub, 0);
     ck_assert_str_eq(json_string_value(json_object_get(p0, "mid")), "cam");
     ck_assert_int_eq(json_integer_value(json_object_get(p0, "width")), 640);
@@ -343,6 +397,8 @@ START_TEST(live_line)
     ck_assert_ptr_nonnull(strstr(line, "est 1.23M (budget 2.00M) rtt 42ms"));
     ck_assert_ptr_nonnull(strstr(line, "up cam 640x360@25 850k/900k"));
     ck_assert_ptr_nonnull(strstr(line, "up mic stopped"));
+    ck_assert_ptr_nonnull(strstr(line, "video layers 2/2"));
+    ck_assert_ptr_nonnull(strstr(line, "up cam-l1 320x180@25 160k/150k"));
     ck_assert_ptr_nonnull(strstr(line, "down main-video(No.1 \"Middle\" \\ 中学) 320x180 410k"));
     ck_assert_ptr_nonnull(strstr(line, "loss 3.1%>0.0% ontime 450 late 2 delay 85ms"));
     /* Truncated, never overrun. */
@@ -395,6 +451,7 @@ static Suite *edge_session_suite(void)
     tcase_add_test(tc, url_host);
     tcase_add_test(tc, leg_from_joined);
     tcase_add_test(tc, join_from_config);
+    tcase_add_test(tc, join_with_simulcast_layers);
     tcase_add_test(tc, stats_json_parses_back);
     tcase_add_test(tc, live_line);
     tcase_add_test(tc, session_new_checks);

@@ -201,6 +201,51 @@ START_TEST(rung_change_makes_keyframe)
 }
 END_TEST
 
+/* Simulcast as a receiver sees it: two encoders (two layers) of the same
+ * pictures, and the relay switching its one forwarded stream from one to
+ * the other at a keyframe; one decoder follows each size change. */
+START_TEST(layer_switch_one_decoder)
+{
+    quiet();
+    hc_venc_cfg_t c0, c1;
+    hc_venc_cfg_default(&c0, 320, 180, 30, 300000);
+    hc_venc_cfg_default(&c1, 160, 90, 30, 80000);
+    hc_venc_t *v[2];
+    ck_assert_int_eq(hc_venc_new(&v[0], &c0, NULL, 0), 0);
+    ck_assert_int_eq(hc_venc_new(&v[1], &c1, NULL, 0), 0);
+    hc_vdec_t *d;
+    ck_assert_int_eq(hc_vdec_new(&d), 0);
+    src_t s;
+    src_init(&s, 320, 180);
+    int fwd = 0, want = 0;
+    for (uint32_t n = 0; n < 60; n++) {
+        if (n == 20) want = 1; /* the downlink narrows: the lower layer */
+        if (n == 40) want = 0; /* and widens again */
+        /* the relay asks the wanted layer's encoder for a keyframe */
+        if (want != fwd) hc_venc_request_keyframe(v[want]);
+        src_draw(&s, n);
+        hc_venc_pic_t p = src_pic(&s);
+        hc_venc_out_t o[2];
+        for (int l = 0; l < 2; l++) ck_assert_int_eq(hc_venc_encode(v[l], &p, mark, &n, &o[l]), 1);
+        if (want != fwd && o[want].keyframe) fwd = want;
+        hc_vdec_pic_t pic;
+        ck_assert_int_eq(hc_vdec_decode(d, o[fwd].au, o[fwd].len, &pic), 1);
+        ck_assert_int_eq(pic.width, fwd ? 160 : 320);
+        ck_assert_int_eq(pic.height, fwd ? 90 : 180);
+        ck_assert_int_eq(read_mark(&pic), (int)n);
+    }
+    ck_assert_int_eq(fwd, 0);
+    hc_vdec_stats_t st;
+    hc_vdec_stats(d, &st);
+    ck_assert_uint_eq(st.errors, 0);
+    ck_assert_uint_eq(st.pictures, 60);
+    src_fini(&s);
+    hc_vdec_destroy(&d);
+    hc_venc_destroy(&v[0]);
+    hc_venc_destroy(&v[1]);
+}
+END_TEST
+
 START_TEST(keyframe_on_request)
 {
     quiet();
@@ -311,6 +356,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, bitrate_steps_in_place);
     tcase_add_test(tc, rung_change_makes_keyframe);
+    tcase_add_test(tc, layer_switch_one_decoder);
     tcase_add_test(tc, keyframe_on_request);
     tcase_add_test(tc, intra_refresh_no_periodic_keyframes);
     tcase_add_test(tc, bad_arguments);
