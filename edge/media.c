@@ -292,6 +292,10 @@ static void media_run(hc_loop_t *loop, void *ud)
     hc_sender_stats_t ss;
     hc_sender_stats(m->sender, &ss, now);
     atomic_store(&m->outage, !ss.link_up && ss.rtcp > 0);
+    /* Retransmissions within half the estimate: a burst of NACKs after a
+     * capacity drop must not keep the uplink over the new capacity. */
+    if (m->cfg.repair)
+        hc_endpoint_set_rtx_rate(m->ep, ss.target_bps / 2 > 64000 ? ss.target_bps / 2 : 64000);
     for (int i = 0; i < m->npub; i++) {
         media_pub_t *p = m->pub[i];
         hc_sender_target_t t;

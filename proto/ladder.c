@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#define BACKOFF_WINDOW_US 10000000ull /* a step down this soon after a step up */
+#define BACKOFF_WINDOW_US 5000000ull  /* a step down this soon after a step up */
 #define BACKOFF_RESET_US  60000000ull /* calm this long halves the up hold */
 
 void hc_ladder_cfg_default(hc_ladder_cfg_t *cfg, hc_ladder_mode_t mode)

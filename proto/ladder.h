@@ -19,7 +19,7 @@
  *   best rung the lowest rate of that hold enters (a cellular link that
  *   comes back from 0.6 to 2.5 Mbit/s gets 720p in one step, not after a
  *   rung per hold);
- * - a step up that is followed by a step down within 10 s doubles the up
+ * - a step up that is followed by a step down within 5 s doubles the up
  *   hold (up to 32 s); each 60 s without a step down halves it again. A
  *   rate that oscillates around a threshold therefore cannot make the
  *   encoder flap.

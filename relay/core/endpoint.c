@@ -118,6 +118,10 @@ struct hc_endpoint {
     uint64_t srtt_us;
     bool rtt_measured;
     hc_endpoint_stats_t st;
+    /* hc_endpoint_set_rtx_rate(): the RTX token bucket, in bytes */
+    uint32_t rtx_bps;
+    double rtx_tokens;
+    uint64_t rtx_tok_us;
     /* transport-wide feedback on what we receive (added by downlink layers) */
     hc_twccfb_t twfb;
     uint64_t *twarr;
@@ -346,6 +350,18 @@ static void send_rtx(hc_endpoint_t *ep, hc_ep_stream_t *s, uint16_t seq, uint64_
         s->st.rtx_missed++;
         return;
     }
+    if (ep->rtx_bps) {
+        double depth = (double)ep->rtx_bps / 8.0 * 0.2;
+        if (depth < 2.0 * (EP_MAX_RTP + 64)) depth = 2.0 * (EP_MAX_RTP + 64);
+        if (now_us > ep->rtx_tok_us)
+            ep->rtx_tokens += (double)(now_us - ep->rtx_tok_us) * ep->rtx_bps / 8e6;
+        ep->rtx_tok_us = now_us;
+        if (ep->rtx_tokens > depth) ep->rtx_tokens = depth;
+        if (ep->rtx_tokens < (double)wire_of(ep, olen + 2)) {
+            s->st.rtx_limited++;
+            return;
+        }
+    }
     int32_t twcc;
     size_t plen;
     int n = rtx_out(ep, s, orig, olen, &twcc, &plen);
@@ -353,6 +369,7 @@ static void send_rtx(hc_endpoint_t *ep, hc_ep_stream_t *s, uint16_t seq, uint64_
         if (n != -HC_EFULL) s->st.rtx_missed++;
         return;
     }
+    if (ep->rtx_bps) ep->rtx_tokens -= (double)wire_of(ep, (size_t)n);
     s->st.rtx_sent++;
     s->st.rtx_bytes += plen;
     note_sent(ep, s, HC_EP_SENT_RTX, twcc, (size_t)n);
@@ -1265,6 +1282,13 @@ int hc_endpoint_send_nack(hc_endpoint_t *ep, hc_ep_track_t *t, const uint16_t *s
         sl->last_nack = now_us;
     }
     return 0;
+}
+
+void hc_endpoint_set_rtx_rate(hc_endpoint_t *ep, uint32_t bps)
+{
+    if (!ep) return;
+    if (bps && !ep->rtx_bps) ep->rtx_tok_us = 0; /* the first retransmission finds it full */
+    ep->rtx_bps = bps;
 }
 
 void hc_endpoint_set_rtt(hc_endpoint_t *ep, uint32_t rtt_us)

@@ -403,13 +403,24 @@ int hc_endpoint_send_nack(hc_endpoint_t *ep, hc_ep_track_t *t, const uint16_t *s
 /* An RTT estimate from elsewhere (signaling ping), to time NACKs. */
 void hc_endpoint_set_rtt(hc_endpoint_t *ep, uint32_t rtt_us);
 
+/* Cap the bitrate of retransmissions answering NACKs (all streams
+ * together; 0, the default: no cap). NACKs come in bursts exactly when a
+ * link's queue overflowed, and answering them all at once keeps the
+ * sender over the capacity that just fell (libwebrtc caps RTX at the
+ * target rate for the same reason). A token bucket holding 200 ms of the
+ * rate (at least two full packets); a retransmission the bucket cannot
+ * pay for is skipped and counted in rtx_limited: the receiver asks again
+ * one RTT later. Probe padding is paced by the caller and not capped. */
+void hc_endpoint_set_rtx_rate(hc_endpoint_t *ep, uint32_t bps);
+
 /* ---- statistics ---- */
 
 typedef struct hc_ep_stream_stats {
     uint64_t packets, bytes; /* sent, first transmissions */
     uint64_t nacks_rx;       /* sequence numbers asked for */
     uint64_t rtx_sent, rtx_bytes;
-    uint64_t rtx_missed; /* asked for but no longer (or never) in the history */
+    uint64_t rtx_missed;  /* asked for but no longer (or never) in the history */
+    uint64_t rtx_limited; /* skipped by hc_endpoint_set_rtx_rate()'s cap */
     uint64_t plis_rx, firs_rx;
     double loss;      /* fraction lost, from the relay's last report block */
     double jitter_ms; /* from the same */

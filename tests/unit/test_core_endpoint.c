@@ -450,6 +450,50 @@ START_TEST(nack_brings_rtx)
 }
 END_TEST
 
+/* A burst of NACKs after a loss burst is answered within the RTX rate cap:
+ * the rest waits for the receiver's next NACK, and all arrive in the end. */
+START_TEST(rtx_rate_cap)
+{
+    net_t *n = net_new(0, NULL);
+    uint64_t now = 1000000;
+    hc_endpoint_start(n->a, now);
+    hc_endpoint_start(n->b, now);
+    hc_endpoint_set_rtx_rate(n->a, 200000); /* 25 KB/s; the bucket holds two full packets */
+    hc_endpoint_set_rtt(n->b, 100000);      /* NACK rounds 112 ms apart, as on a real link */
+    for (int i = 0; i < 12; i++) n->drop[i] = (uint16_t)(65500 + 10 + i);
+    n->ndrop = 12;
+    send_video(n, 60, &now, 1000);
+    for (int i = 0; i < 3; i++) {
+        pump(n, now);
+        now += 5000;
+    }
+    hc_ep_stream_stats_t ss;
+    hc_ep_stream_stats(n->sv, &ss);
+    ck_assert_uint_ge(ss.rtx_limited, 1);
+    ck_assert_uint_lt(ss.rtx_sent, 12);
+    /* the receiver asks again every RTT (100 ms before a measurement) */
+    for (int i = 0; i < 300 && n->nrec < 60; i++) {
+        pump(n, now);
+        now += 5000;
+    }
+    hc_ep_stream_stats(n->sv, &ss);
+    hc_ep_track_stats_t ts;
+    hc_ep_track_stats(n->tv, &ts);
+    fprintf(stderr,
+            "rtx cap: rec %d rtx_sent %llu limited %llu nacks_rx %llu nacks_sent %llu lost %llu\n",
+            n->nrec, (unsigned long long)ss.rtx_sent, (unsigned long long)ss.rtx_limited,
+            (unsigned long long)ss.nacks_rx, (unsigned long long)ts.nacks_sent,
+            (unsigned long long)ts.lost);
+    ck_assert_int_eq(n->nrec, 60);
+    ck_assert_uint_eq(ss.rtx_sent, 12);
+    /* the ones over the bucket came with the next NACK round */
+    ck_assert_uint_ge(now - 1060000, 100000);
+    hc_endpoint_set_rtx_rate(n->a, 0);
+    hc_endpoint_set_rtx_rate(NULL, 1);
+    net_free(n);
+}
+END_TEST
+
 START_TEST(in_order_waits_for_repair)
 {
     net_t *n = net_new(200, NULL);
@@ -1462,6 +1506,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, delivers_every_packet);
     tcase_add_test(tc, nack_brings_rtx);
+    tcase_add_test(tc, rtx_rate_cap);
     tcase_add_test(tc, in_order_waits_for_repair);
     tcase_add_test(tc, gives_up_after_retries);
     tcase_add_test(tc, wrong_key_gets_nothing);
