@@ -31,6 +31,7 @@
 /* Hillcast: queuing-delay guards (ms) */
 #define QD_TRACK_LO_MS  3.0   /* from here to QD_HOLD_MS: follow the acked rate */
 #define TRACK_GAIN      0.97  /* a little under, so the queue does not creep up */
+#define APP_LIMITED     0.6   /* sending less than this x the estimate: limited by the source */
 #define QD_UNDER_MS     5.0   /* underuse with less queue than this is normal */
 #define QD_DRAINED_MS   10.0  /* the queue built before a decrease is gone */
 #define QD_TREND_MIN_MS 15.0  /* a rising trend with less queue is noise */
@@ -163,6 +164,7 @@ struct hc_bwe {
     uint16_t active; /* cluster taking probe packets; 0 none */
     bool initial_probed;
     double further_bps;
+    double asked_bps; /* hc_bwe_request_probe() */
     uint64_t next_periodic_us;
     double probe_result;
 
@@ -543,7 +545,14 @@ static void rate_control(hc_bwe_t *b, uint64_t now)
              * what arrives is what it carries now: follow it, up as well as
              * down. This tracks a cellular link's swings within 100 ms,
              * where increase/decrease steps lag by seconds. */
-            b->delay_bps = TRACK_GAIN * ash / (1.0 - random_loss(b));
+            double track = TRACK_GAIN * ash / (1.0 - random_loss(b));
+            /* ...but only when we send what the estimate allows: a sender
+             * limited by what it has (an encoder at its top rung, a relay
+             * forwarding a low layer) delivers what it sends, which says
+             * nothing about the capacity, and a few ms of jitter would
+             * otherwise pin the estimate to its own rate for good. */
+            if (track >= b->delay_bps || sent_rate(b, now) >= APP_LIMITED * b->delay_bps)
+                b->delay_bps = track;
             b->rc = RC_INCREASE;
         } else if (b->rc == RC_HOLD) {
             b->rc = RC_INCREASE;
@@ -702,6 +711,11 @@ bool hc_bwe_probe_wanted(hc_bwe_t *b, uint64_t now, uint32_t *rate_bps)
     } else if (b->further_bps > 0) {
         rate = b->further_bps;
         b->further_bps = 0;
+    } else if (b->asked_bps > 0) {
+        rate = b->asked_bps;
+        b->asked_bps = 0;
+        if (b->det.usage == HC_BWE_OVERUSE || b->qdelay_ms >= QD_PROBE_MS || b->lossc.congestive)
+            rate = 0;
     } else if (now >= b->next_periodic_us && b->det.usage == HC_BWE_NORMAL &&
                (!b->ever_decreased || now - b->last_decrease_us > PROBE_QUIET_US) &&
                b->qdelay_ms < QD_PROBE_MS && !b->lossc.congestive &&
@@ -902,6 +916,11 @@ void hc_bwe_tick(hc_bwe_t *b, uint64_t now)
 }
 
 /* --- outputs --------------------------------------------------------------------- */
+
+void hc_bwe_request_probe(hc_bwe_t *b, uint32_t rate_bps)
+{
+    if (b && rate_bps > b->asked_bps) b->asked_bps = rate_bps;
+}
 
 uint32_t hc_bwe_target_bps(const hc_bwe_t *b)
 {

@@ -191,6 +191,14 @@ void hc_bwe_tick(hc_bwe_t *b, uint64_t now_us);
  * e.g. with hc_pacer_probe(), and flag those packets probe). */
 bool hc_bwe_probe_wanted(hc_bwe_t *b, uint64_t now_us, uint32_t *rate_bps);
 
+/* Ask for one probe cluster at rate_bps (e.g. a relay that wants to know
+ * whether a subscriber's downlink carries the next simulcast layer while
+ * it sends only the lower one: a sender limited by what it has to send
+ * learns nothing of the capacity above it otherwise). hc_bwe_probe_wanted()
+ * returns it next, unless the target is already above it or the link is
+ * congested. */
+void hc_bwe_request_probe(hc_bwe_t *b, uint32_t rate_bps);
+
 uint32_t hc_bwe_target_bps(const hc_bwe_t *b);
 void hc_bwe_state(const hc_bwe_t *b, hc_bwe_state_t *out);
 

@@ -133,9 +133,10 @@
 #define RT_LAYER_TRIAL_US   2000000  /* a step up that congests within this failed */
 #define RT_LAYER_SETTLE_US  20000000 /* held this long: the wait is back to its start */
 #define RT_LAYER_UP_MARGIN  1.3
-#define RT_LAYER_LOSS_DOWN  0.10  /* RR fraction lost that steps down at once */
-#define RT_LAYER_QDELAY_US  30000 /* queue delay that fails a step up */
-#define RT_PROBE_GAP_US     4000  /* spacing of probe padding packets */
+#define RT_LAYER_LOSS_DOWN  0.10    /* RR fraction lost that steps down at once */
+#define RT_LAYER_QDELAY_US  30000   /* queue delay that fails a step up */
+#define RT_PROBE_GAP_US     4000    /* spacing of probe padding packets */
+#define RT_LAYER_PROBE_US   5000000 /* first wait between probes for the next layer up */
 /* The largest plain RTP packet the relay forwards: its copy must fit a send
  * slot with the RTX OSN and the SRTP trailer. */
 #define RT_MAX_RTP (HC_PKT_CAP - HC_SRTP_MAX_TRAILER - 2)
@@ -214,6 +215,7 @@ struct rt_layers {
     int8_t trial_from;                  /* the layer it came from */
     uint64_t settled_since;
     uint64_t ups, downs, failed_ups;
+    uint64_t next_probe_us, probe_wait_us; /* asking the estimator for a probe */
 };
 
 /* A subscriber leg's downlink estimator (allocated with its first layered

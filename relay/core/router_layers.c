@@ -19,7 +19,11 @@
  * HC_BWE_PROBE_US at the asked rate: every packet sent on the leg in that
  * time counts as probe, and RFC 4588 retransmissions of the newest packets
  * of a video track (useful redundancy, the same padding hc-edge uses) fill
- * the rest, paced every RT_PROBE_GAP_US.
+ * the rest, paced every RT_PROBE_GAP_US. The estimator asks by itself only
+ * while the leg sends near its estimate; a leg held on a lower layer sends
+ * less, so the layer choice asks for a probe at the rate the step up would
+ * need (hc_bwe_request_probe), every RT_LAYER_PROBE_US at first and half as
+ * often after each probe that did not show the room (at most every 40 s).
  */
 #include "relay/core/router_int.h"
 
@@ -341,6 +345,20 @@ static void layers_decide(hc_router_t *r, hc_track_t *t, const hc_bwe_state_t *s
         }
     }
     double need_u = u >= 0 ? layer_need(L, u, now) : 0;
+    if (u >= 0 && need_u > 0 && !cong && L->pend < 0 && avail < RT_LAYER_UP_MARGIN * need_u &&
+        now >= L->next_probe_us) {
+        /* The leg sends only the lower layer, so its estimate cannot show
+         * room for the higher one: ask for a probe at the rate the step up
+         * would need, less often each time it does not show it. */
+        if (!L->probe_wait_us) L->probe_wait_us = RT_LAYER_PROBE_US;
+        double want = (double)st->target_bps + (RT_LAYER_UP_MARGIN * need_u - avail);
+        if (want > 0 && want < 4e9) hc_bwe_request_probe(t->leg->bwe->bwe, (uint32_t)want);
+        if (L->next_probe_us) { /* the last one did not show it */
+            L->probe_wait_us *= 2;
+            if (L->probe_wait_us > RT_LAYER_UP_MAX_US) L->probe_wait_us = RT_LAYER_UP_MAX_US;
+        }
+        L->next_probe_us = now + L->probe_wait_us;
+    }
     if (u >= 0 && need_u > 0 && !cong && L->pend < 0 && avail >= RT_LAYER_UP_MARGIN * need_u) {
         if (!L->up_ok_since) {
             L->up_ok_since = now;
@@ -349,6 +367,7 @@ static void layers_decide(hc_router_t *r, hc_track_t *t, const hc_bwe_state_t *s
             L->trial_until = now + RT_LAYER_TRIAL_US;
             L->up_ok_since = 0;
             L->ups++;
+            L->next_probe_us = L->probe_wait_us = 0;
             layers_switch(r, t, u, now);
         }
     } else {

@@ -2024,6 +2024,8 @@ typedef struct lsub {
     uint16_t rx_max;
     uint32_t rx_count, exp_prev_max;
     uint64_t next_fb, next_rr;
+    uint32_t jitter_us; /* arrival noise: uniform 0..jitter_us added to each arrival */
+    uint64_t rng;
 } lsub_t;
 
 static void lsub_read(lsub_t *s)
@@ -2064,7 +2066,9 @@ static void lsub_read(lsub_t *s)
         if (out.id + LS_RING <= s->next_id) continue;
         const struct ls_ent *e = &s->ring[out.id % LS_RING];
         if (!e->rtp) continue;
-        if (e->twcc >= 0) hc_twccfb_record(&s->fb, (uint16_t)e->twcc, out.t_out);
+        uint64_t arr = out.t_out;
+        if (s->jitter_us) arr += hc_test_rand(&s->rng) % s->jitter_us;
+        if (e->twcc >= 0) hc_twccfb_record(&s->fb, (uint16_t)e->twcc, arr);
         if (e->ssrc == s->vssrc) {
             if (!s->have_rx || hc_seq_lt(s->rx_max, e->seq)) {
                 if (!s->have_rx) s->exp_prev_max = (uint16_t)(e->seq - 1);
@@ -2108,7 +2112,9 @@ static void send_layer_pkt(client_t *pub, uint32_t ssrc, uint16_t seq, uint32_t 
     send_rtp(pub, ssrc, PT_H264, seq, ts, pl, plen, &o);
 }
 
-START_TEST(layers_follow_downlink_estimate)
+/* jitter_us: a cellular downlink's few ms of arrival noise must not pin
+ * the leg's estimate to the low layer's own rate once it stepped down. */
+static void layers_follow(uint32_t jitter_us)
 {
     relay_start(NULL);
     client_t pub;
@@ -2122,6 +2128,8 @@ START_TEST(layers_follow_downlink_estimate)
     s.c.got = NULL;
     s.vssrc = 0x20;
     hc_twccfb_init(&s.fb, s.arr, 1024);
+    s.jitter_us = jitter_us;
+    s.rng = 7;
     hc_linksim_cfg_t lc = {.queue_us = 300000, .seed = 3};
     ck_assert_int_eq(hc_linksim_new(&s.link, &lc), 0);
     uint64_t t0 = R.now;
@@ -2179,11 +2187,11 @@ START_TEST(layers_follow_downlink_estimate)
     hc_linksim_stats_t lst;
     hc_linksim_stats(s.link, &lst);
     fprintf(stderr,
-            "layers: at 10 s %d, at 12 s %d, end %d; ups %" PRIu64 " downs %" PRIu64
+            "layers (jitter %u us): at 10 s %d, at 12 s %d, end %d; ups %" PRIu64 " downs %" PRIu64
             " failed %" PRIu64 "; estimate %u acked %u probes %" PRIu64 "; sent %" PRIu64
             " gaps %" PRIu64 " link drops %" PRIu64 " fec %" PRIu64 "\n",
-            layer_at_10, layer_at_12, st.layer, st.layer_ups, st.layer_downs, st.layer_failed_ups,
-            ls.estimate_bps, ls.acked_bps, ls.probes, s.media_sent, s.seq_gaps,
+            jitter_us, layer_at_10, layer_at_12, st.layer, st.layer_ups, st.layer_downs,
+            st.layer_failed_ups, ls.estimate_bps, ls.acked_bps, ls.probes, s.media_sent, s.seq_gaps,
             lst.drop[HC_LINKSIM_DROP_QUEUE], st.fec_sent);
     ck_assert_int_eq(layer_at_10, 0); /* 4 Mbit/s: the high layer */
     ck_assert_int_eq(layer_at_12, 1); /* 400 kbit/s: the low one within 2 s */
@@ -2211,6 +2219,17 @@ START_TEST(layers_follow_downlink_estimate)
     hc_srtp_fini(&s.c.rx);
     client_free(&pub);
     relay_stop();
+}
+
+START_TEST(layers_follow_downlink_estimate)
+{
+    layers_follow(0);
+}
+END_TEST
+
+START_TEST(layers_follow_through_jitter)
+{
+    layers_follow(8000);
 }
 END_TEST
 
@@ -2265,6 +2284,7 @@ static Suite *suite(void)
     tcase_add_test(tc, downlink_fec_follows_reported_loss);
     tcase_add_test(tc, downlink_fec_fixed_across_gaps);
     tcase_add_test(tc, layers_follow_downlink_estimate);
+    tcase_add_test(tc, layers_follow_through_jitter);
     tcase_add_test(tc, layers_memory_per_leg);
     suite_add_tcase(s, tc);
     return s;
