@@ -68,7 +68,8 @@ static const char usage[] =
     "                     is what lets the sender fill the 2.5 Mbit/s step)\n"
     "  --no-traces        the steps only\n"
     "  --seed N           hc-impair's seed (default 1)\n"
-    "  --timeline         also print the capacity steps run every 0.5 s on stdout\n"
+    "  --timeline         also print the capacity steps every 0.5 s and each trace every\n"
+    "                     second on stdout\n"
     "  --relay PATH       hc-relay binary (default: next to hc-bench)\n"
     "Traces are read from HC_TRACES_DIR, else <source>/../shared/traces.\n";
 
@@ -188,6 +189,28 @@ static double cap_trace(const void *ud, double t0, double t1)
     const trace_ud_t *u = ud;
     return (double)hc_mmtrace_count(u->t, (uint64_t)(t0 * 1000.0), (uint64_t)(t1 * 1000.0)) *
            1500.0 * u->scale;
+}
+
+/* --timeline for a trace: a line a second, what the link could carry and
+ * what the sender did with it. */
+static void print_trace_timeline(const char *name, const run_t *r, const trace_ud_t *ud,
+                                 double secs)
+{
+    if (!r->n) return;
+    printf("timeline of %s (Mbit/s over the last second):\n", name);
+    printf("%7s %9s %9s %9s %9s %9s %6s %s\n", "t s", "capacity", "sent", "media", "delivered",
+           "estimate", "rtx", "rung");
+    for (double t = 1.0; t <= secs + 1e-9; t += 1.0) {
+        const sample_t *near = &r->s[0];
+        for (size_t k = 0; k < r->n && r->s[k].t <= t; k++) near = &r->s[k];
+        printf("%7.1f %9.2f %9.2f %9.2f %9.2f %9.2f %6.0f %dx%d\n", t,
+               cap_trace(ud, t - 1.0, t) * 8 / 1e6, rate(r, t, 1.0, offsetof(sample_t, in)) / 1e6,
+               rate(r, t, 1.0, offsetof(sample_t, media)) / 1e6,
+               rate(r, t, 1.0, offsetof(sample_t, out)) / 1e6, near->est / 1e6,
+               cum_at(r, t, offsetof(sample_t, rtx)) - cum_at(r, t - 1.0, offsetof(sample_t, rtx)),
+               near->w, near->h);
+    }
+    printf("\n");
 }
 
 static int push(run_t *r, const sample_t *s)
@@ -468,6 +491,8 @@ int hc_bench_adapt(int argc, char **argv)
                     traces[k].scale, tr_mean[k] / 1e6, o.trace_s);
         if (run_one(&o, &relay, session, ta, o.trace_s, cap_trace, &ud, &tr[k]) < 0)
             er_progress(BENCH, "trace %s failed: %s", traces[k].file, tr[k].err);
+        else if (o.timeline)
+            print_trace_timeline(traces[k].file, &tr[k], &ud, o.trace_s);
         tr_ran[k] = true;
         hc_mmtrace_destroy(&t);
     }
