@@ -83,7 +83,7 @@
 #define HC_SIG_PEERS_MAX   16       /* participants listed in "joined" */
 #define HC_SIG_TRACKS_MAX  24       /* streams the relay sends one client */
 #define HC_SIG_PAGE_MAX    64       /* items per "sessions" page */
-#define HC_SIG_PPAGE_MAX   32       /* items per "participants" page */
+#define HC_SIG_PPAGE_MAX   24       /* items per "participants" page */
 #define HC_SIG_LEGS_MAX    8        /* legs per participant in "participants" */
 #define HC_SIG_TTL_MAX     31536000 /* token lifetime, one year in seconds */
 
@@ -214,7 +214,9 @@
     X(T, rtt_ms, U32, REQ, 0, 600000, _, 0)                                                        \
     X(T, jitter_ms, U32, REQ, 0, 600000, _, 0)                                                     \
     X(T, nacks, U32, REQ, 0, UINT32_MAX, _, 0)                                                     \
-    X(T, plis, U32, REQ, 0, UINT32_MAX, _, 0)
+    X(T, plis, U32, REQ, 0, UINT32_MAX, _, 0)                                                      \
+    X(T, layer, U32, OPT, 0, 3, _, 0)                                                              \
+    X(T, estimate_kbps, U32, OPT, 0, UINT32_MAX, _, 0)
 
 /* One row of the admin "participants" page. */
 #define HC_SIG_F_participant_info(X, T)                                                            \

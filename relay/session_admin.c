@@ -172,6 +172,14 @@ static void fill_info(hc_part_t *p, hc_sig_participant_info_t *it)
         l->jitter_ms = whole_ms(st.jitter_ms);
         l->nacks = sat32(st.nacks_received);
         l->plis = sat32(st.plis_received + st.firs_received);
+        if (st.layers > 0 && st.layer >= 0) { /* a simulcast group: what this site gets */
+            l->has_layer = true;
+            l->layer = (uint32_t)st.layer;
+        }
+        if (st.leg_estimate_bps) {
+            l->has_estimate_kbps = true;
+            l->estimate_kbps = kbps(st.leg_estimate_bps);
+        }
     }
 }
 

@@ -55,13 +55,17 @@ void print_participants(FILE *f, const ctl_participants_t *p, int64_t now_ms)
         fprintf(f, "%-16s %-20s %-9s %-4s %-22s %8s\n", r->participant, r->site,
                 hc_sig_role_name(r->role), r->hand ? "up" : "-", r->addr[0] ? r->addr : "-", a);
         if (!r->n_legs) continue;
-        fprintf(f, "    %-10s %-3s %-5s %-10s %7s %6s %6s %7s %6s %5s\n", "SSRC", "DIR", "KIND",
-                "TAG", "KBPS", "LOSS%", "RTT", "JITTER", "NACKS", "PLIS");
+        fprintf(f, "    %-10s %-3s %-5s %-10s %7s %6s %6s %7s %6s %5s %5s %9s\n", "SSRC", "DIR",
+                "KIND", "TAG", "KBPS", "LOSS%", "RTT", "JITTER", "NACKS", "PLIS", "LAYER",
+                "DOWNLINK");
         for (size_t k = 0; k < r->n_legs; k++) {
             const hc_sig_leg_t *l = &r->legs[k];
-            fprintf(f, "    %-10u %-3s %-5s %-10s %7u %6.1f %4ums %5ums %6u %5u\n", l->ssrc,
+            char lay[8] = "-", est[16] = "-";
+            if (l->has_layer) snprintf(lay, sizeof lay, "%u", l->layer);
+            if (l->has_estimate_kbps) snprintf(est, sizeof est, "%ukb/s", l->estimate_kbps);
+            fprintf(f, "    %-10u %-3s %-5s %-10s %7u %6.1f %4ums %5ums %6u %5u %5s %9s\n", l->ssrc,
                     hc_sig_legdir_name(l->dir), hc_sig_media_name(l->kind), hc_sig_tag_name(l->tag),
-                    l->kbps, l->loss * 100.0, l->rtt_ms, l->jitter_ms, l->nacks, l->plis);
+                    l->kbps, l->loss * 100.0, l->rtt_ms, l->jitter_ms, l->nacks, l->plis, lay, est);
         }
     }
     if (p->total > p->n) fprintf(f, "(%u more not shown)\n", p->total - (uint32_t)p->n);
