@@ -289,7 +289,21 @@ typedef struct rf_party {
     uint32_t ctl_last, ctl_out_of_order;
     double last_rtt_ms;
     bool auto_ack, kicked, closed;
+    uint64_t last_ping; /* rf_keepalive() */
 } rf_party_t;
+
+/* The relay closes a signaling connection silent for 3 x keepalive_ms
+ * (5 s in the fixture's relay): a ping every 2 s, as clients do. A
+ * connection the relay closed (a kicked party) just fails to send. */
+static void rf_keepalive(hc_sigclient_t *c, uint64_t *last, uint64_t now)
+{
+    if (now < *last + 2000000) return;
+    hc_sig_msg_t ping;
+    hc_sig_msg_init(&ping, HC_SIG_PING);
+    ping.ping.id = hc_sigclient_next_id(c);
+    (void)hc_sigclient_send(c, &ping);
+    *last = now;
+}
 
 static void rf_on_rtp(void *ud, hc_ep_track_t *t, const hc_ep_rx_t *rx)
 {
@@ -598,7 +612,10 @@ static void rf_pump(rf_party_t **ps, size_t n, int ms)
         for (size_t i = 0; i < n; i++) {
             if (!ps[i]->ep) continue;
             rf_step(ps[i], now);
-            if (ps[i]->sig) rf_events(ps[i]);
+            if (ps[i]->sig) {
+                rf_keepalive(ps[i]->sig, &ps[i]->last_ping, now);
+                rf_events(ps[i]);
+            }
         }
         rf_sleep_ms(1);
     }

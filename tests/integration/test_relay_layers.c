@@ -375,21 +375,9 @@ static void lt_sub_join(lt_sub_t *s, const char *site, const char *via)
     hc_endpoint_start(s->ep, hc_now_us());
 }
 
-/* The relay closes a signaling connection silent for 3 x keepalive_ms
- * (5 s in the fixture's relay): a ping every 2 s, as clients do. */
-static void lt_keepalive(hc_sigclient_t *c, uint64_t *last, uint64_t now)
-{
-    if (now < *last + 2000000) return;
-    hc_sig_msg_t ping;
-    hc_sig_msg_init(&ping, HC_SIG_PING);
-    ping.ping.id = hc_sigclient_next_id(c);
-    ck_assert_int_eq(hc_sigclient_send(c, &ping), 0);
-    *last = now;
-}
-
 static void lt_sub_events(lt_sub_t *s)
 {
-    lt_keepalive(s->sig, &s->last_ping, hc_now_us());
+    rf_keepalive(s->sig, &s->last_ping, hc_now_us());
     hc_sig_msg_t m;
     while (hc_sigclient_recv(s->sig, &m, 0) == 0) {
         if (m.type == HC_SIG_TRACKS) lt_sub_tracks(s, m.tracks.receive, m.tracks.n_receive);
@@ -522,7 +510,7 @@ static void lt_pump(lt_pub_t *p, lt_sub_t **subs, size_t n, int ms)
         }
         if (now >= next_sig) {
             /* signaling: keepalive, tracks events (every 20 ms is plenty) */
-            lt_keepalive(p->sig, &p->last_ping, now);
+            rf_keepalive(p->sig, &p->last_ping, now);
             hc_sig_msg_t m;
             while (hc_sigclient_recv(p->sig, &m, 0) == 0) hc_sig_msg_fini(&m);
             for (size_t i = 0; i < n; i++) lt_sub_events(subs[i]);
