@@ -10,9 +10,11 @@
  * PLI/FIR/REMB, TWCC) sees arbitrary plaintext.
  *
  * Input: records of [op][len hi][len lo][len bytes]:
- *   op & 3   0 RTP on the audio instream, 1 on the video instream, 2 on
- *            the video RTX SSRC, 3 RTCP (sender SSRC from op & 4: the
- *            publisher leg or the subscriber leg)
+ *   op & 3   0 RTP on the audio instream, 1 on the video instream (op & 4:
+ *            its lower simulcast layer), 2 on the video RTX SSRC, 3 RTCP
+ *            (sender SSRC from op & 4: the publisher leg or the subscriber
+ *            leg, whose transport-wide feedback drives its downlink
+ *            estimator and the layer choice)
  *   op & 8   send it unprotected instead (must be dropped)
  *   op & 16  from a second source address (address following)
  *   op >> 5  advance the simulated clock by that many 20 ms steps first,
@@ -56,7 +58,14 @@ static uint64_t fake_now(void *ud)
     return now_us;
 }
 
-enum { PUB_RTCP = 0x1001, SUB_RTCP = 0x2001, AUDIO = 0x3001, VIDEO = 0x3002, VRTX = 0x3003 };
+enum {
+    PUB_RTCP = 0x1001,
+    SUB_RTCP = 0x2001,
+    AUDIO = 0x3001,
+    VIDEO = 0x3002,
+    VRTX = 0x3003,
+    VIDEO_LO = 0x3004
+};
 
 static const uint8_t KEY_PUB[28] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
 static const uint8_t KEY_SUB[28] = {9, 8, 7, 6, 5, 4, 3, 2, 1};
@@ -105,6 +114,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                              .rtx_pt = 97,
                              .clock_rate = 90000};
     CHECK(hc_router_instream_add(r, pub, &ic, &sv) == 0);
+    hc_instream_t *svlo;
+    ic.ssrc = VIDEO_LO;
+    ic.rtx_ssrc = 0;
+    CHECK(hc_router_instream_add(r, pub, &ic, &svlo) == 0);
     hc_track_cfg_t tc = {.kind = HC_MEDIA_AUDIO,
                          .ssrc = 0x50,
                          .rtx_ssrc = 0x51,
@@ -123,7 +136,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tc.ssrc = 0x70; /* the publisher sees its own video back */
     CHECK(hc_router_track_add(r, pub, &tc, &tp) == 0);
     CHECK(hc_router_track_set_source(r, ta, sa) == 0);
-    CHECK(hc_router_track_set_source(r, tv, sv) == 0);
+    hc_instream_t *group[2] = {sv, svlo};
+    CHECK(hc_router_track_set_layers(r, tv, group, 2) == 0);
     CHECK(hc_router_track_set_source(r, tp, sv) == 0);
 
     hc_srtp_t cpub, csub;
@@ -158,7 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else {
             b[0] = (uint8_t)(0x80 | (b[0] & 0x3f));
             if (b[1] >= 192 && b[1] <= 223) b[1] &= 0x7f;
-            hc_wr32(b + 8, kind == 0 ? AUDIO : kind == 1 ? VIDEO : VRTX);
+            hc_wr32(b + 8, kind == 0 ? AUDIO : kind == 1 ? ((op & 4) ? VIDEO_LO : VIDEO) : VRTX);
         }
         int pn = (int)n;
         if (!(op & 8)) {
@@ -197,7 +211,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hc_router_counters_t c;
     hc_router_counters(r, &c);
     CHECK(c.rx_packets == fed);
-    CHECK(c.legs == 2 && c.instreams == 2 && c.tracks == 3);
+    CHECK(c.legs == 2 && c.instreams == 3 && c.tracks == 3);
     (void)plain;
     hc_srtp_fini(&cpub);
     hc_srtp_fini(&csub);
