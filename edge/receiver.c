@@ -57,6 +57,7 @@ struct hc_receiver {
     size_t nstore;
     uint32_t free_head;
     /* video */
+    uint64_t shown_capture_us; /* capture time of the newest picture shown (decoder thread) */
     hc_h264_depack_t dp;
     uint8_t *aubuf;
     bool have_next, seen_key;
@@ -141,7 +142,19 @@ static void decode_video(hc_receiver_t *r, const work_t *w)
         r->st.height = pic.height;
     }
     pthread_mutex_unlock(&r->mu);
+    if (rc == 1 && w->capture_wall_us && w->capture_wall_us <= r->shown_capture_us &&
+        w->capture_wall_us + 1000000 > r->shown_capture_us) {
+        /* After a layer switch the new layer's keyframe may be a picture
+         * the old layer already showed, or an older one: the decoder needs
+         * it, the screen must not go back in time. (More than a second
+         * back is the sender's clock being set: shown, and followed.) */
+        pthread_mutex_lock(&r->mu);
+        r->st.stale_skipped++;
+        pthread_mutex_unlock(&r->mu);
+        return;
+    }
     if (rc == 1) {
+        if (w->capture_wall_us) r->shown_capture_us = w->capture_wall_us;
         add_delay(r, w->capture_wall_us);
         if (r->cfg.sink.video)
             r->cfg.sink.video(r->cfg.sink.ud, pic.plane, pic.stride, pic.width, pic.height,

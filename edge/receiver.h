@@ -79,6 +79,10 @@ typedef struct hc_receiver_stats {
     uint64_t frames_out;     /* frames given to the decoder */
     uint64_t decoded;        /* pictures / audio frames out of the decoder */
     uint64_t decode_errors;
+    /* decoded but not shown: captured no later than a picture already shown
+     * (the first frames after the relay switched to a simulcast layer whose
+     * encoder runs behind the old one's) */
+    uint64_t stale_skipped;
     uint64_t concealed;     /* audio frames concealed (libopus PLC) */
     uint64_t fec_recovered; /* audio frames rebuilt from the next packet's in-band FEC */
     uint64_t queue_drops;   /* frames dropped because the decoder fell behind */

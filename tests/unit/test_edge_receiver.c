@@ -31,6 +31,7 @@
 #define S_FEC   0x11110003u
 
 typedef struct pair {
+    bool cap_back;        /* frames 30 and 31 carry the capture times of 28 and 29 */
     hc_endpoint_t *a, *b; /* a publishes, b receives */
     hc_ep_stream_t *s;
     hc_ep_track_t *t;
@@ -224,9 +225,15 @@ static void send_frame(pair_t *p)
     uint8_t buf[1200];
     bool marker;
     int n;
+    hc_ep_send_opts_t so = {0};
+    if (p->cap_back) {
+        uint64_t f = p->frame >= 30 && p->frame < 32 ? p->frame - 2 : p->frame;
+        so.capture_wall_us = 1700000000000000ull + f * 33333;
+    }
     while ((n = hc_h264_pack_next(&pk, buf, sizeof buf, &marker)) > 0)
-        ck_assert_int_ge(
-            hc_endpoint_send(p->a, p->s, buf, (size_t)n, p->frame * 3000, marker, NULL, p->now), 0);
+        ck_assert_int_ge(hc_endpoint_send(p->a, p->s, buf, (size_t)n, p->frame * 3000, marker,
+                                          p->cap_back ? &so : NULL, p->now),
+                         0);
     hc_endpoint_flush(p->a);
     p->frame++;
 }
@@ -289,6 +296,27 @@ START_TEST(clean_link_every_frame)
     ck_assert_uint_eq(st.jb.frames_lost, 0);
     ck_assert_int_eq(st.width, 320);
     ck_assert_int_eq(st.height, 180);
+    ck_assert_uint_eq(st.decode_errors, 0);
+    pair_fini(p);
+    free(p);
+}
+END_TEST
+
+/* Pictures captured no later than one already shown (a simulcast switch to
+ * a layer whose encoder runs behind) are decoded but not shown. */
+START_TEST(older_pictures_not_shown)
+{
+    quiet();
+    pair_t *p = calloc(1, sizeof *p);
+    pair_init(p, true, 0);
+    p->cap_back = true;
+    run(p, 60);
+    hc_receiver_stats_t st;
+    hc_receiver_stats(p->r, &st);
+    ck_assert_uint_eq(st.stale_skipped, 2);
+    ck_assert_uint_eq(p->pictures, 58);
+    ck_assert_int_eq(p->last_mark, 59);
+    ck_assert_uint_eq(st.jb.frames_on_time, 60);
     ck_assert_uint_eq(st.decode_errors, 0);
     pair_fini(p);
     free(p);
@@ -672,6 +700,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, clean_link_every_frame);
+    tcase_add_test(tc, older_pictures_not_shown);
     tcase_add_test(tc, loss_recovered_by_nack);
     tcase_add_test(tc, loss_recovered_by_fec);
     tcase_add_test(tc, nacks_respect_playout_deadline);
