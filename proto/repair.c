@@ -6,18 +6,19 @@
 
 #include <string.h>
 
-#define DETECT_US       43000 /* reorder wait + one frame interval */
-#define MAX_ROUNDS      3
-#define RESIDUAL_TARGET 1e-4 /* per packet, after all rounds */
-#define FEC_MIN_LOSS    0.005
-#define RELAX_LOSS      1.5 /* judge "weaker" with this much more loss */
-#define RELAX_LOSS_K    1.25
-#define HOLD_US         10000000ull
-#define HOLD_K_US       5000000ull
-#define IR_ON_BPS       600000u
-#define IR_OFF_BPS      750000u
-#define OPUS_MAX_LOSS   30
-#define AUDIO_FLOOR_PCT 10 /* Opus loss hint with audio_floor */
+#define DETECT_US            43000 /* reorder wait + one frame interval */
+#define MAX_ROUNDS           3
+#define RESIDUAL_TARGET      1e-4 /* per packet, after all rounds */
+#define FEC_MIN_LOSS         0.005
+#define RELAX_LOSS           1.5 /* judge "weaker" with this much more loss */
+#define RELAX_LOSS_K         1.25
+#define HOLD_US              10000000ull
+#define HOLD_K_US            5000000ull
+#define IR_ON_BPS            600000u
+#define IR_OFF_BPS           750000u
+#define OPUS_MAX_LOSS        30
+#define AUDIO_FLOOR_PCT      10      /* Opus loss hint with audio_floor */
+#define AUDIO_FLOOR_RED2_BPS 800000u /* audio_floor: RED 2 from this send rate (~+60 kbit/s) */
 
 enum { D_FEC, D_K, D_RED, D_OFEC, D_IR };
 
@@ -135,7 +136,8 @@ int hc_repair_update(hc_repair_t *r, const hc_repair_in_t *in, uint64_t now, hc_
     c->opus_loss_pct = (uint8_t)(pct > OPUS_MAX_LOSS ? OPUS_MAX_LOSS : pct);
     *out = *c;
     if (in->audio_floor) { /* applied to the output only: the hysteresis state stays measured */
-        if (out->red_level < 1) out->red_level = 1;
+        uint8_t floor = in->rate_bps >= AUDIO_FLOOR_RED2_BPS ? 2 : 1;
+        if (out->red_level < floor) out->red_level = floor;
         out->opus_fec = true;
         if (out->opus_loss_pct < AUDIO_FLOOR_PCT) out->opus_loss_pct = AUDIO_FLOOR_PCT;
     }

@@ -43,9 +43,11 @@
  * - Intra refresh instead of periodic keyframes below 600 kbit/s: a 720p
  *   keyframe is 5-10x a P frame and on a thin link it queues for hundreds
  *   of ms and is the packet burst most likely to be lost.
- * - With audio_floor (see hc_repair_in_t) RED is at least 1 and Opus FEC
- *   is on with a loss hint of at least AUDIO_FLOOR_PCT (10 %): at 10 %
- *   random loss that leaves ~1 % of frames to conceal instead of 10 %.
+ * - With audio_floor (see hc_repair_in_t) RED is at least 1 (2 from a
+ *   send rate of 800 kbit/s, where the second copy costs under 8 %) and
+ *   Opus FEC is on with a loss hint of at least 10 %: at 10 % random loss
+ *   that leaves ~1 % of frames to conceal instead of 10 %, and RED 2
+ *   bridges the two-packet bursts of a cellular downlink.
  * Hysteresis: anything that protects more applies at once; protecting
  * less needs the weaker choice to hold for 10 s (5 s for k) when judged
  * with 1.5x the measured loss (1.25x for k), and intra refresh goes off
@@ -70,10 +72,10 @@ typedef struct hc_repair_in {
     uint32_t rate_bps;  /* current send-rate estimate */
     /* The listeners' downlinks are out of this sender's sight (a publisher
      * behind a relay, whose hop-by-hop FEC covers video only): audio gets
-     * a floor of protection whatever `loss` says - RED level 1 and Opus
-     * in-band FEC told to expect at least 10 % loss - because a classroom's
-     * lossy downlink must not break the voice. About +32 kbit/s for RED and
-     * a little of the Opus rate for LBRR. */
+     * a floor of protection whatever `loss` says - RED level 1 (2 from
+     * 800 kbit/s) and Opus in-band FEC told to expect at least 10 % loss -
+     * because a classroom's lossy downlink must not break the voice. About
+     * +30 kbit/s per RED level and a little of the Opus rate for LBRR. */
     bool audio_floor;
 } hc_repair_in_t;
 

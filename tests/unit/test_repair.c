@@ -185,7 +185,14 @@ START_TEST(audio_floor)
     hc_repair_init(&r);
     hc_repair_in_t in = in_of(0.0, 50);
     in.audio_floor = true;
+    in.rate_bps = 500000;
     hc_repair_out_t o;
+    ck_assert_int_eq(hc_repair_update(&r, &in, 0, &o), 0);
+    ck_assert_uint_eq(o.red_level, 1);
+    in.rate_bps = 1500000; /* room for a second copy */
+    ck_assert_int_eq(hc_repair_update(&r, &in, 0, &o), 0);
+    ck_assert_uint_eq(o.red_level, 2);
+    in.rate_bps = 500000;
     ck_assert_int_eq(hc_repair_update(&r, &in, 0, &o), 0);
     ck_assert_uint_eq(o.red_level, 1);
     ck_assert(o.opus_fec);
