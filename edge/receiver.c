@@ -362,16 +362,19 @@ void hc_receiver_destroy(hc_receiver_t **pr)
 
 /* ---- receiving ---- */
 
-/* RFC 6184: the first packet of an IDR access unit as our packetizer
- * makes it (SPS first, alone or in a STAP-A), or a lone IDR slice start. */
+/* RFC 6184: the first packet of an IDR access unit as every Hillcast
+ * sender makes it: the SPS first, alone or in a STAP-A (x264 repeats its
+ * parameter sets before each IDR; the RTSP passthrough has h264parse
+ * insert them). An IDR slice start is not enough: when the packet with
+ * the SPS/PPS is lost, the keyframe after a resolution change would be
+ * decoded with the old sizes; without this mark the frame waits for its
+ * first packet like any other. */
 static bool starts_keyframe(const uint8_t *p, size_t len)
 {
     if (len < 2) return false;
     int t = hc_h264_nal_type(p[0]);
     if (t == HC_H264_NAL_SPS) return true;
-    if (t == HC_H264_NAL_STAP_A) return len >= 4 && hc_h264_nal_type(p[3]) == HC_H264_NAL_SPS;
-    if (t == HC_H264_NAL_FU_A) return (p[1] & 0x80) && hc_h264_nal_type(p[1]) == HC_H264_NAL_IDR;
-    return t == HC_H264_NAL_IDR;
+    return t == HC_H264_NAL_STAP_A && len >= 4 && hc_h264_nal_type(p[3]) == HC_H264_NAL_SPS;
 }
 
 static int insert(hc_receiver_t *r, uint16_t seq, uint32_t ts, bool marker, const uint8_t *payload,
@@ -514,10 +517,14 @@ uint64_t hc_receiver_poll(hc_receiver_t *r, uint64_t now_us)
     hc_jbuf_frame_t f;
     int rc;
     while ((rc = hc_jbuf_pop_frame(&r->jb, now_us, &f, r->out, r->nslots)) == 1) {
-        if (f.status == HC_JBUF_FRAME_OK && r->cfg.video)
+        if (f.status == HC_JBUF_FRAME_OK && r->cfg.video) {
+            /* A frame complete after its playout time (a held keyframe, a
+             * consult still) is shown now: at its own time the sink would
+             * drop it as late. */
+            if (f.playout_us < now_us) f.playout_us = now_us;
             release_video(r, &f);
-        else if ((f.status == HC_JBUF_FRAME_OK || f.status == HC_JBUF_FRAME_CONCEAL) &&
-                 !r->cfg.video)
+        } else if ((f.status == HC_JBUF_FRAME_OK || f.status == HC_JBUF_FRAME_CONCEAL) &&
+                   !r->cfg.video)
             release_audio(r, &f);
         for (size_t i = 0; i < f.npkts; i++) {
             if (!r->cfg.video) {
