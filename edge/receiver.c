@@ -518,9 +518,9 @@ uint64_t hc_receiver_poll(hc_receiver_t *r, uint64_t now_us)
     int rc;
     while ((rc = hc_jbuf_pop_frame(&r->jb, now_us, &f, r->out, r->nslots)) == 1) {
         if (f.status == HC_JBUF_FRAME_OK && r->cfg.video) {
-            /* A frame complete after its playout time (a held keyframe, a
-             * consult still) is shown now: at its own time the sink would
-             * drop it as late. */
+            /* A frame complete after its playout time (its last packet
+             * came by a late retransmission) is shown now: at its own time
+             * the sink would drop it as late. */
             if (f.playout_us < now_us) f.playout_us = now_us;
             release_video(r, &f);
         } else if ((f.status == HC_JBUF_FRAME_OK || f.status == HC_JBUF_FRAME_CONCEAL) &&
