@@ -371,10 +371,7 @@ void hc_receiver_destroy(hc_receiver_t **pr)
  * first packet like any other. */
 static bool starts_keyframe(const uint8_t *p, size_t len)
 {
-    if (len < 2) return false;
-    int t = hc_h264_nal_type(p[0]);
-    if (t == HC_H264_NAL_SPS) return true;
-    return t == HC_H264_NAL_STAP_A && len >= 4 && hc_h264_nal_type(p[3]) == HC_H264_NAL_SPS;
+    return (hc_h264_rtp_flags(p, len) & HC_H264_AU_SPS) != 0;
 }
 
 static int insert(hc_receiver_t *r, uint16_t seq, uint32_t ts, bool marker, const uint8_t *payload,

@@ -3,6 +3,7 @@
  */
 #include "proto/h264.h"
 
+#include "proto/bytes.h"
 #include "proto/err.h"
 
 #include <string.h>
@@ -88,6 +89,40 @@ int hc_h264_annexb_append(uint8_t *buf, size_t cap, size_t *pos, const uint8_t *
     return (int)(4 + nal_len);
 }
 
+static int nal_flag(int type)
+{
+    switch (type) {
+    case HC_H264_NAL_SPS: return HC_H264_AU_SPS;
+    case HC_H264_NAL_PPS: return HC_H264_AU_PPS;
+    case HC_H264_NAL_IDR: return HC_H264_AU_IDR;
+    case 1:
+    case 2:
+    case 3:
+    case 4: return HC_H264_AU_SLICE;
+    default: return 0;
+    }
+}
+
+int hc_h264_rtp_flags(const uint8_t *p, size_t len)
+{
+    if (!p || len < 1) return 0;
+    int type = hc_h264_nal_type(p[0]);
+    if (type == HC_H264_NAL_STAP_A) {
+        int flags = 0;
+        for (size_t off = 1; off + 2 <= len;) {
+            size_t n = hc_rd16(p + off);
+            off += 2;
+            if (n == 0 || n > len - off) break;
+            flags |= nal_flag(hc_h264_nal_type(p[off]));
+            off += n;
+        }
+        return flags;
+    }
+    if (type == HC_H264_NAL_FU_A)
+        return len >= 2 && (p[1] & 0x80) ? nal_flag(hc_h264_nal_type(p[1])) : 0;
+    return nal_flag(type);
+}
+
 int hc_h264_au_flags(const uint8_t *au, size_t len)
 {
     hc_h264_annexb_t it;
@@ -96,16 +131,7 @@ int hc_h264_au_flags(const uint8_t *au, size_t len)
     int flags = 0, rc;
     hc_h264_annexb_init(&it, au, len);
     while ((rc = hc_h264_annexb_next(&it, &nal, &n)) == 1) {
-        switch (hc_h264_nal_type(nal[0])) {
-        case HC_H264_NAL_SPS: flags |= HC_H264_AU_SPS; break;
-        case HC_H264_NAL_PPS: flags |= HC_H264_AU_PPS; break;
-        case HC_H264_NAL_IDR: flags |= HC_H264_AU_IDR; break;
-        case 1:
-        case 2:
-        case 3:
-        case 4: flags |= HC_H264_AU_SLICE; break;
-        default: break;
-        }
+        flags |= nal_flag(hc_h264_nal_type(nal[0]));
     }
     return rc < 0 ? rc : flags;
 }

@@ -106,6 +106,13 @@ enum {
 /* Bitmask of HC_H264_AU_* for an Annex-B AU, or a negative -HC_E* code. */
 int hc_h264_au_flags(const uint8_t *au, size_t len);
 
+/* Bitmask of HC_H264_AU_* for the NAL units one RTP payload (RFC 6184)
+ * carries or begins: a single NAL unit packet (5.6), every unit of a
+ * STAP-A up to the first malformed size (5.7.1), and the fragmented unit's
+ * type for the first FU-A fragment only (5.8: S bit). 0 for anything else,
+ * including a non-first fragment; never reads past len. */
+int hc_h264_rtp_flags(const uint8_t *payload, size_t len);
+
 /* An AU is a keyframe when it carries an IDR slice; a decoder can start from it when SPS and
  * PPS came with it (or earlier). True only for well-formed Annex-B input. */
 bool hc_h264_au_is_keyframe(const uint8_t *au, size_t len);

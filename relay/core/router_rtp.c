@@ -5,36 +5,16 @@
 #include "relay/core/router_int.h"
 
 #include "proto/bytes.h"
+#include "proto/h264.h"
 #include "proto/rtpext.h"
 
 #include <string.h>
 
+/* RFC 6184: SPS counts as a keyframe start: encoders put SPS and PPS
+ * right before the IDR, and a decoder joining at the IDR would lack them. */
 bool rt_h264_keyframe_start(const uint8_t *p, size_t len)
 {
-    if (len < 1) return false;
-    int type = p[0] & 0x1f;
-    /* RFC 6184 5.6: a single NAL unit packet carries the NAL header as is.
-     * SPS counts: encoders put SPS and PPS right before the IDR, and a
-     * decoder joining at the IDR would lack them. */
-    if (type == 5 || type == 7) return true;
-    if (type == 24) {
-        /* 5.7.1 STAP-A: header byte, then (16-bit size, NAL unit)... */
-        size_t off = 1;
-        while (off + 2 <= len) {
-            size_t n = hc_rd16(p + off);
-            off += 2;
-            if (n == 0 || n > len - off) return false;
-            int t = p[off] & 0x1f;
-            if (t == 5 || t == 7) return true;
-            off += n;
-        }
-        return false;
-    }
-    if (type == 28) {
-        /* 5.8 FU-A: FU indicator, FU header S|E|R|type. */
-        return len >= 2 && (p[1] & 0x80) && (p[1] & 0x1f) == 5;
-    }
-    return false;
+    return (hc_h264_rtp_flags(p, len) & (HC_H264_AU_SPS | HC_H264_AU_IDR)) != 0;
 }
 
 void rt_track_link(hc_track_t *t, hc_instream_t *src)

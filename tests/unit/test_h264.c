@@ -267,6 +267,34 @@ START_TEST(au_flags)
 }
 END_TEST
 
+/* RTP payloads: single NAL, STAP-A units up to a bad size, FU-A first
+ * fragment only; every truncation stays in bounds. */
+START_TEST(rtp_flags)
+{
+    uint8_t b[32];
+    ck_assert_int_eq(hc_h264_rtp_flags((const uint8_t *)"\x65\x88", 2), HC_H264_AU_IDR);
+    ck_assert_int_eq(hc_h264_rtp_flags((const uint8_t *)"\x41\x9a", 2), HC_H264_AU_SLICE);
+    ck_assert_int_eq(hc_h264_rtp_flags((const uint8_t *)"\x06\x05", 2), 0);
+    int n = hc_test_hex("78 00 02 67 42 00 02 68 ce 00 02 65 88", b, sizeof b);
+    ck_assert_int_eq(hc_h264_rtp_flags(b, (size_t)n),
+                     HC_H264_AU_SPS | HC_H264_AU_PPS | HC_H264_AU_IDR);
+    for (int k = 0; k < n; k++) {
+        uint8_t *t = malloc((size_t)k + 1);
+        memcpy(t, b, (size_t)k);
+        int f = hc_h264_rtp_flags(k ? t : NULL, (size_t)k);
+        ck_assert_int_eq(f & ~(HC_H264_AU_SPS | HC_H264_AU_PPS), 0); /* the IDR is cut off */
+        free(t);
+    }
+    n = hc_test_hex("78 00 02 67 42 00 09 65", b, sizeof b); /* second size too large */
+    ck_assert_int_eq(hc_h264_rtp_flags(b, (size_t)n), HC_H264_AU_SPS);
+    ck_assert_int_eq(hc_h264_rtp_flags((const uint8_t *)"\x7c\x85\x01", 3), HC_H264_AU_IDR);
+    ck_assert_int_eq(hc_h264_rtp_flags((const uint8_t *)"\x7c\x05\x01", 3), 0); /* middle */
+    ck_assert_int_eq(hc_h264_rtp_flags((const uint8_t *)"\x7c\x81\x01", 3), HC_H264_AU_SLICE);
+    ck_assert_int_eq(hc_h264_rtp_flags((const uint8_t *)"\x7c", 1), 0);
+    ck_assert_int_eq(hc_h264_rtp_flags(NULL, 0), 0);
+}
+END_TEST
+
 /* ---- packetizer --------------------------------------------------------------------------- */
 
 START_TEST(pack_single_nal)
@@ -959,6 +987,7 @@ static Suite *suite(void)
     tcase_add_test(a, annexb_truncated_scan);
     tcase_add_test(a, annexb_append);
     tcase_add_test(a, au_flags);
+    tcase_add_test(a, rtp_flags);
     suite_add_tcase(s, a);
     TCase *p = tcase_create("pack");
     tcase_set_timeout(p, 120);
