@@ -9,11 +9,11 @@
  */
 #include "edge/config.h"
 
+#include "proto/cfgval.h"
 #include "proto/err.h"
 #include "relay/core/addr.h"
 
 #include <glib.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,77 +154,7 @@ hc_stream_role_t hc_edge_config_stream_role(hc_sig_tag_t tag)
     }
 }
 
-/* ---- error collection ---- */
-
-typedef struct errbuf {
-    char *buf;
-    size_t cap, len;
-    int count;
-} errbuf_t;
-
-static void eprintf(errbuf_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void eprintf(errbuf_t *e, const char *fmt, ...)
-{
-    e->count++;
-    if (!e->buf || e->len + 1 >= e->cap) return;
-    if (e->len) e->buf[e->len++] = '\n';
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(e->buf + e->len, e->cap - e->len, fmt, ap);
-    va_end(ap);
-    if (n > 0) e->len = e->len + (size_t)n < e->cap ? e->len + (size_t)n : e->cap - 1;
-    e->buf[e->len] = 0;
-}
-
-/* The value as the operator wrote it, made safe for one message line and
- * cut short (a token or pipeline can be long). */
-static const char *shown(const char *v, char *buf, size_t cap)
-{
-    size_t o = 0;
-    const unsigned char *p = (const unsigned char *)v;
-    for (; *p && o + 5 < cap; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", *p);
-        else
-            buf[o++] = (char)*p;
-    }
-    if (*p && o >= 3) memcpy(buf + o - 3, "...", 3);
-    buf[o] = 0;
-    return buf;
-}
-
 /* ---- value parsers ---- */
-
-static bool parse_u32(const char *v, uint32_t *out)
-{
-    if (!*v || strlen(v) > 10) return false;
-    uint64_t x = 0;
-    for (const char *p = v; *p; p++) {
-        if (*p < '0' || *p > '9') return false;
-        x = x * 10 + (uint64_t)(*p - '0');
-    }
-    if (x > UINT32_MAX) return false;
-    *out = (uint32_t)x;
-    return true;
-}
-
-static bool parse_bool(const char *v, bool *out)
-{
-    static const char *const t[] = {"on", "true", "yes", "1"};
-    static const char *const f[] = {"off", "false", "no", "0"};
-    for (int i = 0; i < 4; i++) {
-        if (!strcmp(v, t[i])) return *out = true, true;
-        if (!strcmp(v, f[i])) return *out = false, true;
-    }
-    return false;
-}
-
-static bool printable(const char *v)
-{
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-        if (*p < 0x20 || *p == 0x7f) return false;
-    return true;
-}
 
 /* ws://host[:port][/path] or wss://...; host a name, IPv4 or [IPv6]. */
 static bool url_ok(const char *v)
@@ -246,7 +176,7 @@ static bool url_ok(const char *v)
 static bool sink_ok(const char *v)
 {
     return !strcmp(v, "auto") || !strcmp(v, "headless") ||
-           (!strncmp(v, "appsrc", 6) && strstr(v, "name=src") && printable(v));
+           (!strncmp(v, "appsrc", 6) && strstr(v, "name=src") && hc_cfg_printable(v));
 }
 
 static bool id_ok(const char *v, uint32_t min, uint32_t max)
@@ -275,17 +205,6 @@ static bool list_ok(const char *v)
     return true;
 }
 
-/* Join dir and a relative path. */
-static bool resolve(const char *dir, const char *v, char *out, size_t cap)
-{
-    int n;
-    if (v[0] == '/' || !v[0] || !dir[0] || !strcmp(dir, "."))
-        n = snprintf(out, cap, "%s", v);
-    else
-        n = snprintf(out, cap, "%s/%s", dir, v);
-    return n >= 0 && (size_t)n < cap;
-}
-
 static bool copy_str(void *dst, size_t cap, const char *v)
 {
     if (strlen(v) >= cap) return false;
@@ -296,7 +215,7 @@ static bool copy_str(void *dst, size_t cap, const char *v)
 /* Check value v for key k and store it at base (a config or a source).
  * where: "file: [group]" or "--option" text naming the origin. */
 static void set_one(const char *dir, void *base, const keydef_t *k, const char *where,
-                    const char *v, errbuf_t *e)
+                    const char *v, hc_cfg_errs_t *e)
 {
     char sv[160];
     unsigned char *dst = (unsigned char *)base + k->off;
@@ -306,24 +225,25 @@ static void set_one(const char *dir, void *base, const keydef_t *k, const char *
     do {                                                                                           \
         char what_[256];                                                                           \
         snprintf(what_, sizeof what_, __VA_ARGS__);                                                \
-        eprintf(e, "%s %s = \"%s\": expected %s", where, k->key, shown(v, sv, sizeof sv), what_);  \
+        hc_cfg_err(e, "%s %s = \"%s\": expected %s", where, k->key,                                \
+                   hc_cfg_shown(v, sv, sizeof sv), what_);                                         \
         return;                                                                                    \
     } while (0)
     switch (k->kind) {
     case K_U32:
     case K_U32Z:
-        if (!parse_u32(v, &u) || ((u < k->min || u > k->max) && !(k->kind == K_U32Z && u == 0))) {
+        if (!hc_cfg_u32(v, &u) || ((u < k->min || u > k->max) && !(k->kind == K_U32Z && u == 0))) {
             if (k->kind == K_U32Z) BAD("0 or an integer %u..%u", k->min, k->max);
             BAD("an integer %u..%u", k->min, k->max);
         }
         memcpy(dst, &u, sizeof u);
         return;
     case K_BOOL:
-        if (!parse_bool(v, &b)) BAD("on or off");
+        if (!hc_cfg_bool(v, &b)) BAD("on or off");
         memcpy(dst, &b, sizeof b);
         return;
     case K_PATH:
-        if (!printable(v) || !resolve(dir, v, (char *)dst, k->size))
+        if (!hc_cfg_printable(v) || !hc_cfg_path(dir, v, (char *)dst, k->size))
             BAD("a path (printable, at most %zu bytes)", k->size - 1);
         return;
     case K_URL:
@@ -385,7 +305,7 @@ static void set_one(const char *dir, void *base, const keydef_t *k, const char *
     }
     case K_PIPELINE:
     case K_ARG:
-        if (!printable(v) || !copy_str(dst, k->size, v))
+        if (!hc_cfg_printable(v) || !copy_str(dst, k->size, v))
             BAD("printable text of at most %zu bytes", k->size - 1);
         return;
     case K_MEDIA: {
@@ -439,7 +359,7 @@ static bool plain_group(const char *g)
 /* Read and check every key of group g with the table of tgroup, into base. */
 static void load_group(GKeyFile *kf, const char *name, const char *dir, const char *g,
                        const char *tgroup, bool preset_keys, void *base, void *cfg_base,
-                       errbuf_t *e)
+                       hc_cfg_errs_t *e)
 {
     gsize nk = 0;
     gchar **ks = g_key_file_get_keys(kf, g, &nk, NULL);
@@ -448,7 +368,7 @@ static void load_group(GKeyFile *kf, const char *name, const char *dir, const ch
     for (gsize ki = 0; ks && ki < nk; ki++) {
         const keydef_t *k = preset_keys ? find_preset_key(ks[ki]) : find_key(tgroup, ks[ki]);
         if (!k) {
-            eprintf(e, "%s: [%s] unknown key \"%s\"", name, g, ks[ki]);
+            hc_cfg_err(e, "%s: [%s] unknown key \"%s\"", name, g, ks[ki]);
             continue;
         }
         gchar *v = g_key_file_get_value(kf, g, ks[ki], NULL);
@@ -465,7 +385,7 @@ static void load_group(GKeyFile *kf, const char *name, const char *dir, const ch
 int hc_edge_config_load_data(hc_edge_config_t *cfg, const char *data, size_t len, const char *name,
                              const char *dir, const char *preset, char *err, size_t errcap)
 {
-    errbuf_t e = {err, errcap, 0, 0};
+    hc_cfg_errs_t e = {err, errcap, 0, 0};
     if (err && errcap) err[0] = 0;
     if (!name) name = "config";
     snprintf(cfg->dir, sizeof cfg->dir, "%s", dir && *dir ? dir : ".");
@@ -473,7 +393,7 @@ int hc_edge_config_load_data(hc_edge_config_t *cfg, const char *data, size_t len
     GKeyFile *kf = g_key_file_new();
     GError *ge = NULL;
     if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &ge)) {
-        eprintf(&e, "%s: not an INI file: %s", name, ge ? ge->message : "?");
+        hc_cfg_err(&e, "%s: not an INI file: %s", name, ge ? ge->message : "?");
         g_clear_error(&ge);
         g_key_file_free(kf);
         return -HC_EIO;
@@ -488,12 +408,12 @@ int hc_edge_config_load_data(hc_edge_config_t *cfg, const char *data, size_t len
         } else if (!strncmp(g, "source.", 7)) {
             const char *sn = g + 7;
             if (!id_ok(sn, 1, HC_SIG_MID_MAX)) {
-                eprintf(&e, "%s: [%s]: a source name is 1..%d characters of A-Z a-z 0-9 . _ -",
-                        name, g, HC_SIG_MID_MAX);
+                hc_cfg_err(&e, "%s: [%s]: a source name is 1..%d characters of A-Z a-z 0-9 . _ -",
+                           name, g, HC_SIG_MID_MAX);
                 continue;
             }
             if (cfg->n_sources == HC_EDGE_SOURCES_MAX) {
-                eprintf(&e, "%s: [%s]: more than %d sources", name, g, HC_EDGE_SOURCES_MAX);
+                hc_cfg_err(&e, "%s: [%s]: more than %d sources", name, g, HC_EDGE_SOURCES_MAX);
                 continue;
             }
             hc_edge_source_t *s = &cfg->source[cfg->n_sources++];
@@ -502,14 +422,14 @@ int hc_edge_config_load_data(hc_edge_config_t *cfg, const char *data, size_t len
             load_group(kf, name, cfg->dir, g, "source", false, s, cfg, &e);
         } else if (!strncmp(g, "preset.", 7)) {
             if (!id_ok(g + 7, 1, HC_SIG_ID_MAX))
-                eprintf(&e, "%s: [%s]: a preset name is 1..%d characters of A-Z a-z 0-9 . _ -",
-                        name, g, HC_SIG_ID_MAX);
+                hc_cfg_err(&e, "%s: [%s]: a preset name is 1..%d characters of A-Z a-z 0-9 . _ -",
+                           name, g, HC_SIG_ID_MAX);
             /* Checked below, applied when chosen. */
         } else {
-            eprintf(&e,
-                    "%s: unknown group [%s] (known: edge, source.NAME, preset.NAME, playback, "
-                    "network, record, log)",
-                    name, g);
+            hc_cfg_err(&e,
+                       "%s: unknown group [%s] (known: edge, source.NAME, preset.NAME, playback, "
+                       "network, record, log)",
+                       name, g);
         }
     }
     /* Every preset is checked (into a scratch copy) so a typo in one that is
@@ -522,7 +442,7 @@ int hc_edge_config_load_data(hc_edge_config_t *cfg, const char *data, size_t len
         const char *g = groups[gi];
         if (strncmp(g, "preset.", 7) != 0) continue;
         if (++npresets > HC_EDGE_PRESETS_MAX) {
-            eprintf(&e, "%s: [%s]: more than %d presets", name, g, HC_EDGE_PRESETS_MAX);
+            hc_cfg_err(&e, "%s: [%s]: more than %d presets", name, g, HC_EDGE_PRESETS_MAX);
             continue;
         }
         bool chosen = cfg->preset[0] && !strcmp(g + 7, cfg->preset);
@@ -537,8 +457,9 @@ int hc_edge_config_load_data(hc_edge_config_t *cfg, const char *data, size_t len
     free(scratch);
     if (!found) {
         char sv[160];
-        eprintf(&e, "%s: preset \"%s\": no [preset.%s] group in the file", name,
-                shown(cfg->preset, sv, sizeof sv), shown(cfg->preset, sv, sizeof sv));
+        hc_cfg_err(&e, "%s: preset \"%s\": no [preset.%s] group in the file", name,
+                   hc_cfg_shown(cfg->preset, sv, sizeof sv),
+                   hc_cfg_shown(cfg->preset, sv, sizeof sv));
     }
     g_strfreev(groups);
     g_key_file_free(kf);
@@ -568,11 +489,11 @@ int hc_edge_config_load(hc_edge_config_t *cfg, const char *path, const char *pre
 int hc_edge_config_set(hc_edge_config_t *cfg, const char *group, const char *key, const char *value,
                        const char *origin, char *err, size_t errcap)
 {
-    errbuf_t e = {err, errcap, 0, 0};
+    hc_cfg_errs_t e = {err, errcap, 0, 0};
     if (err && errcap) err[0] = 0;
     const keydef_t *k = group && key ? find_key(group, key) : NULL;
     if (!k || k->target != T_CFG) {
-        eprintf(&e, "no key [%s] %s", group ? group : "?", key ? key : "?");
+        hc_cfg_err(&e, "no key [%s] %s", group ? group : "?", key ? key : "?");
         return -HC_ENOTFOUND;
     }
     char where[96];
@@ -598,52 +519,53 @@ static hc_edge_source_t *find_source(hc_edge_config_t *cfg, const char *name, si
     return NULL;
 }
 
-static void add_pub(hc_edge_config_t *cfg, size_t idx, errbuf_t *e)
+static void add_pub(hc_edge_config_t *cfg, size_t idx, hc_cfg_errs_t *e)
 {
     for (size_t i = 0; i < cfg->n_pub; i++)
         if (cfg->pub[i] == idx) return;
     if (cfg->n_pub == HC_EDGE_PUB_MAX) {
-        eprintf(e, "[edge] sources: more than %d published at once", HC_EDGE_PUB_MAX);
+        hc_cfg_err(e, "[edge] sources: more than %d published at once", HC_EDGE_PUB_MAX);
         return;
     }
     cfg->pub[cfg->n_pub++] = idx;
 }
 
-static void finish_source(hc_edge_source_t *s, errbuf_t *e)
+static void finish_source(hc_edge_source_t *s, hc_cfg_errs_t *e)
 {
     if (!s->preset[0] && !s->pipeline[0]) {
-        eprintf(e, "[source.%s]: give a preset (and arg) or a pipeline", s->name);
+        hc_cfg_err(e, "[source.%s]: give a preset (and arg) or a pipeline", s->name);
         return;
     }
     if (s->preset[0] && s->pipeline[0]) {
-        eprintf(e, "[source.%s]: preset = %s and a pipeline: give one of them", s->name, s->preset);
+        hc_cfg_err(e, "[source.%s]: preset = %s and a pipeline: give one of them", s->name,
+                   s->preset);
         return;
     }
     if (!s->mid[0]) snprintf(s->mid, sizeof s->mid, "%s", s->name);
     if (!s->kind) s->kind = preset_kind(s->preset);
     if (!s->kind) {
-        eprintf(e, "[source.%s]: kind (audio or video) is needed with a pipeline", s->name);
+        hc_cfg_err(e, "[source.%s]: kind (audio or video) is needed with a pipeline", s->name);
         return;
     }
     if (preset_kind(s->preset) && s->kind != preset_kind(s->preset)) {
-        eprintf(e, "[source.%s] kind = %s: preset %s gives %s", s->name,
-                s->kind == HC_EDGE_AUDIO ? "audio" : "video", s->preset,
-                s->kind == HC_EDGE_AUDIO ? "video" : "audio");
+        hc_cfg_err(e, "[source.%s] kind = %s: preset %s gives %s", s->name,
+                   s->kind == HC_EDGE_AUDIO ? "audio" : "video", s->preset,
+                   s->kind == HC_EDGE_AUDIO ? "video" : "audio");
         return;
     }
     if (!s->tag) s->tag = s->kind == HC_EDGE_AUDIO ? HC_SIG_TAG_AUDIO : HC_SIG_TAG_MAIN;
     /* The signaling schema ties tags to kinds (proto/SIGNALING.md, join). */
     if ((s->kind == HC_EDGE_AUDIO) != (s->tag == HC_SIG_TAG_AUDIO))
-        eprintf(e, "[source.%s] tag = %s: %s sources take %s", s->name, hc_sig_tag_name(s->tag),
-                s->kind == HC_EDGE_AUDIO ? "audio" : "video",
-                s->kind == HC_EDGE_AUDIO ? "tag audio" : "main, diagnostic, face or screen");
+        hc_cfg_err(e, "[source.%s] tag = %s: %s sources take %s", s->name, hc_sig_tag_name(s->tag),
+                   s->kind == HC_EDGE_AUDIO ? "audio" : "video",
+                   s->kind == HC_EDGE_AUDIO ? "tag audio" : "main, diagnostic, face or screen");
     if (s->kind == HC_EDGE_AUDIO && (s->width || s->height || s->fps))
-        eprintf(e, "[source.%s]: width, height and fps are for video sources", s->name);
+        hc_cfg_err(e, "[source.%s]: width, height and fps are for video sources", s->name);
     if ((s->width == 0) != (s->height == 0))
-        eprintf(e, "[source.%s]: give width and height together", s->name);
+        hc_cfg_err(e, "[source.%s]: give width and height together", s->name);
     if (s->width % 2 || s->height % 2)
-        eprintf(e, "[source.%s] %ux%u: width and height must be even (I420)", s->name, s->width,
-                s->height);
+        hc_cfg_err(e, "[source.%s] %ux%u: width and height must be even (I420)", s->name, s->width,
+                   s->height);
     /* The test source's size comes from its argument, and the other way
      * round: the encoder's top rung is the source's size, never an upscale. */
     if (!strcmp(s->preset, "test") && !s->arg[0])
@@ -690,48 +612,48 @@ size_t hc_edge_config_layers(const hc_edge_source_t *src, hc_edge_layer_t *out, 
 
 /* Simulcast needs pictures to scale (not an H.264 passthrough), sizes to
  * halve, and room for the layers' mids. */
-static void finish_simulcast(hc_edge_source_t *s, errbuf_t *e)
+static void finish_simulcast(hc_edge_source_t *s, hc_cfg_errs_t *e)
 {
     if (!s->simulcast) s->simulcast = 1;
     if (s->simulcast == 1) return;
     if (s->kind != HC_EDGE_VIDEO) {
-        eprintf(e, "[source.%s] simulcast = %u: only video sources send layers", s->name,
-                s->simulcast);
+        hc_cfg_err(e, "[source.%s] simulcast = %u: only video sources send layers", s->name,
+                   s->simulcast);
         return;
     }
     if (!strcmp(s->preset, "rtsp")) {
-        eprintf(e,
-                "[source.%s] simulcast = %u: preset rtsp forwards the camera's H.264; layers "
-                "need pictures to scale (use 1)",
-                s->name, s->simulcast);
+        hc_cfg_err(e,
+                   "[source.%s] simulcast = %u: preset rtsp forwards the camera's H.264; layers "
+                   "need pictures to scale (use 1)",
+                   s->name, s->simulcast);
         return;
     }
     unsigned div = 1u << (s->simulcast - 1);
     if (!s->width || !s->height)
-        eprintf(e,
-                "[source.%s] simulcast = %u: give width and height (the layers are fractions "
-                "of them)",
-                s->name, s->simulcast);
+        hc_cfg_err(e,
+                   "[source.%s] simulcast = %u: give width and height (the layers are fractions "
+                   "of them)",
+                   s->name, s->simulcast);
     else if (s->width / div < 16 || s->height / div < 16)
-        eprintf(e,
-                "[source.%s] simulcast = %u: %ux%u is too small for %u layers (the lowest would "
-                "be under 16x16)",
-                s->name, s->simulcast, s->width, s->height, s->simulcast);
+        hc_cfg_err(e,
+                   "[source.%s] simulcast = %u: %ux%u is too small for %u layers (the lowest would "
+                   "be under 16x16)",
+                   s->name, s->simulcast, s->width, s->height, s->simulcast);
     if (strlen(s->mid) + 3 > HC_SIG_MID_MAX)
-        eprintf(e,
-                "[source.%s] simulcast = %u: mid \"%s\" leaves no room for the layers' "
-                "\"-l1\" (at most %d characters)",
-                s->name, s->simulcast, s->mid, HC_SIG_MID_MAX - 3);
+        hc_cfg_err(e,
+                   "[source.%s] simulcast = %u: mid \"%s\" leaves no room for the layers' "
+                   "\"-l1\" (at most %d characters)",
+                   s->name, s->simulcast, s->mid, HC_SIG_MID_MAX - 3);
 }
 
-static void read_token_file(hc_edge_config_t *cfg, errbuf_t *e)
+static void read_token_file(hc_edge_config_t *cfg, hc_cfg_errs_t *e)
 {
     gchar *data = NULL;
     gsize n = 0;
     GError *ge = NULL;
     if (!g_file_get_contents(cfg->token_file, &data, &n, &ge)) {
-        eprintf(e, "[edge] token_file = \"%s\": %s", cfg->token_file,
-                ge ? ge->message : "cannot read");
+        hc_cfg_err(e, "[edge] token_file = \"%s\": %s", cfg->token_file,
+                   ge ? ge->message : "cannot read");
         g_clear_error(&ge);
         return;
     }
@@ -739,8 +661,8 @@ static void read_token_file(hc_edge_config_t *cfg, errbuf_t *e)
                  data[n - 1] == '\t'))
         n--;
     if (n == 0 || n > HC_SIG_TOKEN_MAX || !hc_sig_id_valid(data, n))
-        eprintf(e, "[edge] token_file = \"%s\": expected one token (JWT) of 1..%d characters",
-                cfg->token_file, HC_SIG_TOKEN_MAX);
+        hc_cfg_err(e, "[edge] token_file = \"%s\": expected one token (JWT) of 1..%d characters",
+                   cfg->token_file, HC_SIG_TOKEN_MAX);
     else {
         memcpy(cfg->token, data, n);
         cfg->token[n] = 0;
@@ -750,20 +672,20 @@ static void read_token_file(hc_edge_config_t *cfg, errbuf_t *e)
 
 int hc_edge_config_finish(hc_edge_config_t *cfg, char *err, size_t errcap)
 {
-    errbuf_t e = {err, errcap, 0, 0};
+    hc_cfg_errs_t e = {err, errcap, 0, 0};
     if (err && errcap) err[0] = 0;
 
-    if (!cfg->relay[0]) eprintf(&e, "[edge] relay: required (ws://host:port or wss://...)");
-    if (!cfg->session[0]) eprintf(&e, "[edge] session: required");
-    if (!cfg->site[0]) eprintf(&e, "[edge] site: required (the name others see)");
+    if (!cfg->relay[0]) hc_cfg_err(&e, "[edge] relay: required (ws://host:port or wss://...)");
+    if (!cfg->session[0]) hc_cfg_err(&e, "[edge] session: required");
+    if (!cfg->site[0]) hc_cfg_err(&e, "[edge] site: required (the name others see)");
     if (!cfg->token[0] && !cfg->token_file[0])
-        eprintf(&e, "[edge] token or token_file: one is required");
+        hc_cfg_err(&e, "[edge] token or token_file: one is required");
     else if (!cfg->token[0])
         read_token_file(cfg, &e);
     if (cfg->create != HC_SIG_KIND_NONE && cfg->role != HC_SIG_ROLE_TEACHER &&
         cfg->role != HC_SIG_ROLE_CLINICIAN)
-        eprintf(&e, "[edge] create = %s: only a teacher or clinician creates sessions (role %s)",
-                hc_sig_kind_name(cfg->create), hc_sig_role_name(cfg->role));
+        hc_cfg_err(&e, "[edge] create = %s: only a teacher or clinician creates sessions (role %s)",
+                   hc_sig_kind_name(cfg->create), hc_sig_role_name(cfg->role));
 
     /* Sources to publish. */
     cfg->n_pub = 0;
@@ -778,7 +700,7 @@ int hc_edge_config_finish(hc_edge_config_t *cfg, char *err, size_t errcap)
             if (p == s) break;
             hc_edge_source_t *src = find_source(cfg, s, (size_t)(p - s));
             if (!src)
-                eprintf(&e, "[edge] sources: no [source.%.*s] group", (int)(p - s), s);
+                hc_cfg_err(&e, "[edge] sources: no [source.%.*s] group", (int)(p - s), s);
             else
                 add_pub(cfg, (size_t)(src - cfg->source), &e);
         }
@@ -786,7 +708,7 @@ int hc_edge_config_finish(hc_edge_config_t *cfg, char *err, size_t errcap)
         for (size_t i = 0; i < cfg->n_sources; i++) add_pub(cfg, i, &e);
     }
     if (cfg->role == HC_SIG_ROLE_VIEWER && cfg->n_pub)
-        eprintf(&e, "[edge] sources = %s: a viewer publishes nothing", cfg->sources);
+        hc_cfg_err(&e, "[edge] sources = %s: a viewer publishes nothing", cfg->sources);
     for (size_t i = 0; i < cfg->n_sources; i++) {
         size_t before = (size_t)e.count;
         finish_source(&cfg->source[i], &e);
@@ -803,26 +725,28 @@ int hc_edge_config_finish(hc_edge_config_t *cfg, char *err, size_t errcap)
         for (size_t k = 1; k < nl; k++)
             for (size_t j = 0; j < cfg->n_pub; j++)
                 if (!strcmp(cfg->source[cfg->pub[j]].mid, l[k].mid))
-                    eprintf(&e, "[source.%s] mid = %s: the simulcast layer of [source.%s] has it",
-                            cfg->source[cfg->pub[j]].name, l[k].mid, cfg->source[cfg->pub[i]].name);
+                    hc_cfg_err(
+                        &e, "[source.%s] mid = %s: the simulcast layer of [source.%s] has it",
+                        cfg->source[cfg->pub[j]].name, l[k].mid, cfg->source[cfg->pub[i]].name);
     }
     if (streams > HC_EDGE_PUB_MAX)
-        eprintf(&e, "[edge] sources: %zu streams with the simulcast layers, at most %d", streams,
-                HC_EDGE_PUB_MAX);
+        hc_cfg_err(&e, "[edge] sources: %zu streams with the simulcast layers, at most %d", streams,
+                   HC_EDGE_PUB_MAX);
     for (size_t i = 0; i < cfg->n_pub; i++)
         for (size_t j = 0; j < i; j++)
             if (!strcmp(cfg->source[cfg->pub[i]].mid, cfg->source[cfg->pub[j]].mid))
-                eprintf(&e, "[source.%s] mid = %s: [source.%s] has it too; mids must differ",
-                        cfg->source[cfg->pub[i]].name, cfg->source[cfg->pub[i]].mid,
-                        cfg->source[cfg->pub[j]].name);
+                hc_cfg_err(&e, "[source.%s] mid = %s: [source.%s] has it too; mids must differ",
+                           cfg->source[cfg->pub[i]].name, cfg->source[cfg->pub[i]].mid,
+                           cfg->source[cfg->pub[j]].name);
 
     if (cfg->min_kbps > cfg->start_kbps || cfg->start_kbps > cfg->max_kbps)
-        eprintf(&e, "[network] min_kbps %u, start_kbps %u, max_kbps %u: need min <= start <= max",
-                cfg->min_kbps, cfg->start_kbps, cfg->max_kbps);
+        hc_cfg_err(&e,
+                   "[network] min_kbps %u, start_kbps %u, max_kbps %u: need min <= start <= max",
+                   cfg->min_kbps, cfg->start_kbps, cfg->max_kbps);
     if (cfg->jitter_min_ms > cfg->jitter_max_ms || cfg->jitter_max_ms > cfg->playout_budget_ms)
-        eprintf(&e,
-                "[network] jitter_min_ms %u, jitter_max_ms %u, playout_budget_ms %u: need "
-                "jitter_min <= jitter_max <= playout_budget",
-                cfg->jitter_min_ms, cfg->jitter_max_ms, cfg->playout_budget_ms);
+        hc_cfg_err(&e,
+                   "[network] jitter_min_ms %u, jitter_max_ms %u, playout_budget_ms %u: need "
+                   "jitter_min <= jitter_max <= playout_budget",
+                   cfg->jitter_min_ms, cfg->jitter_max_ms, cfg->playout_budget_ms);
     return e.count ? -HC_ECONFIG : 0;
 }

@@ -8,6 +8,7 @@
  */
 #include "relay/config.h"
 
+#include "proto/cfgval.h"
 #include "proto/err.h"
 
 #include <arpa/inet.h>
@@ -16,7 +17,6 @@
 #include <glib.h>
 #include <limits.h>
 #include <openssl/rand.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,67 +145,7 @@ void hc_relay_config_default(hc_relay_config_t *cfg)
     cfg->log_level = HC_LOG_INFO;
 }
 
-/* ---- error collection ---- */
-
-typedef struct errbuf {
-    char *buf;
-    size_t cap, len;
-    int count;
-} errbuf_t;
-
-static void eprintf(errbuf_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void eprintf(errbuf_t *e, const char *fmt, ...)
-{
-    e->count++;
-    if (!e->buf || e->len + 1 >= e->cap) return;
-    if (e->len) e->buf[e->len++] = '\n';
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(e->buf + e->len, e->cap - e->len, fmt, ap);
-    va_end(ap);
-    if (n > 0) e->len = e->len + (size_t)n < e->cap ? e->len + (size_t)n : e->cap - 1;
-    e->buf[e->len] = 0;
-}
-
-/* The value as the operator wrote it, made safe for one message line. */
-static const char *shown(const char *v, char *buf, size_t cap)
-{
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)v; *p && o + 5 < cap; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", *p);
-        else
-            buf[o++] = (char)*p;
-    }
-    buf[o] = 0;
-    return buf;
-}
-
 /* ---- value parsers ---- */
-
-static bool parse_u32(const char *v, uint32_t *out)
-{
-    if (!*v || strlen(v) > 10) return false;
-    uint64_t x = 0;
-    for (const char *p = v; *p; p++) {
-        if (*p < '0' || *p > '9') return false;
-        x = x * 10 + (uint64_t)(*p - '0');
-    }
-    if (x > UINT32_MAX) return false;
-    *out = (uint32_t)x;
-    return true;
-}
-
-static bool parse_bool(const char *v, bool *out)
-{
-    static const char *const t[] = {"on", "true", "yes", "1"}, *const f[] = {"off", "false", "no",
-                                                                             "0"};
-    for (int i = 0; i < 4; i++) {
-        if (!strcmp(v, t[i])) return *out = true, true;
-        if (!strcmp(v, f[i])) return *out = false, true;
-    }
-    return false;
-}
 
 static bool addr_ok(const char *v)
 {
@@ -225,26 +165,8 @@ static bool host_ok(const char *v)
     return v[0] != '-' && v[0] != '.';
 }
 
-static bool printable(const char *v)
-{
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-        if (*p < 0x20 || *p == 0x7f) return false;
-    return true;
-}
-
-/* Join dir and a relative path. */
-static bool resolve(const char *dir, const char *v, char *out, size_t cap)
-{
-    int n;
-    if (v[0] == '/' || !v[0] || !dir[0] || !strcmp(dir, "."))
-        n = snprintf(out, cap, "%s", v);
-    else
-        n = snprintf(out, cap, "%s/%s", dir, v);
-    return n >= 0 && (size_t)n < cap;
-}
-
 static void set_one(hc_relay_config_t *cfg, const keydef_t *k, const char *file, const char *v,
-                    errbuf_t *e)
+                    hc_cfg_errs_t *e)
 {
     char sv[160];
     unsigned char *dst = (unsigned char *)cfg + k->off;
@@ -253,10 +175,11 @@ static void set_one(hc_relay_config_t *cfg, const keydef_t *k, const char *file,
     switch (k->kind) {
     case K_U32:
     case K_POW2:
-        if (!parse_u32(v, &u) || u < k->min || u > k->max || (k->kind == K_POW2 && (u & (u - 1)))) {
-            eprintf(e, "%s: [%s] %s = \"%s\": expected %s %u..%u", file, k->group, k->key,
-                    shown(v, sv, sizeof sv), k->kind == K_POW2 ? "a power of two in" : "an integer",
-                    k->min, k->max);
+        if (!hc_cfg_u32(v, &u) || u < k->min || u > k->max ||
+            (k->kind == K_POW2 && (u & (u - 1)))) {
+            hc_cfg_err(e, "%s: [%s] %s = \"%s\": expected %s %u..%u", file, k->group, k->key,
+                       hc_cfg_shown(v, sv, sizeof sv),
+                       k->kind == K_POW2 ? "a power of two in" : "an integer", k->min, k->max);
             return;
         }
         if (k->size == sizeof(uint16_t)) {
@@ -270,33 +193,34 @@ static void set_one(hc_relay_config_t *cfg, const keydef_t *k, const char *file,
         }
         return;
     case K_BOOL:
-        if (!parse_bool(v, &b)) {
-            eprintf(e, "%s: [%s] %s = \"%s\": expected on or off", file, k->group, k->key,
-                    shown(v, sv, sizeof sv));
+        if (!hc_cfg_bool(v, &b)) {
+            hc_cfg_err(e, "%s: [%s] %s = \"%s\": expected on or off", file, k->group, k->key,
+                       hc_cfg_shown(v, sv, sizeof sv));
             return;
         }
         memcpy(dst, &b, sizeof b);
         return;
     case K_PATH:
-        if (!printable(v) || (k->min && !v[0]) || !resolve(cfg->dir, v, (char *)dst, k->size)) {
-            eprintf(e, "%s: [%s] %s = \"%s\": expected a path (%s, at most %u bytes)", file,
-                    k->group, k->key, shown(v, sv, sizeof sv), k->min ? "not empty" : "or empty",
-                    k->max);
+        if (!hc_cfg_printable(v) || (k->min && !v[0]) ||
+            !hc_cfg_path(cfg->dir, v, (char *)dst, k->size)) {
+            hc_cfg_err(e, "%s: [%s] %s = \"%s\": expected a path (%s, at most %u bytes)", file,
+                       k->group, k->key, hc_cfg_shown(v, sv, sizeof sv),
+                       k->min ? "not empty" : "or empty", k->max);
             return;
         }
         return;
     case K_ADDR:
         if (!addr_ok(v)) {
-            eprintf(e, "%s: [%s] %s = \"%s\": expected a numeric IPv4 or IPv6 address", file,
-                    k->group, k->key, shown(v, sv, sizeof sv));
+            hc_cfg_err(e, "%s: [%s] %s = \"%s\": expected a numeric IPv4 or IPv6 address", file,
+                       k->group, k->key, hc_cfg_shown(v, sv, sizeof sv));
             return;
         }
         snprintf((char *)dst, k->size, "%s", v);
         return;
     case K_HOST:
         if (v[0] && !host_ok(v)) {
-            eprintf(e, "%s: [%s] %s = \"%s\": expected a host name or address (or empty)", file,
-                    k->group, k->key, shown(v, sv, sizeof sv));
+            hc_cfg_err(e, "%s: [%s] %s = \"%s\": expected a host name or address (or empty)", file,
+                       k->group, k->key, hc_cfg_shown(v, sv, sizeof sv));
             return;
         }
         snprintf((char *)dst, k->size, "%s", v);
@@ -304,8 +228,8 @@ static void set_one(hc_relay_config_t *cfg, const keydef_t *k, const char *file,
     case K_LEVEL: {
         hc_log_level_t lv;
         if (hc_log_level_parse(v, &lv) < 0) {
-            eprintf(e, "%s: [%s] %s = \"%s\": expected debug, info, warn or error", file, k->group,
-                    k->key, shown(v, sv, sizeof sv));
+            hc_cfg_err(e, "%s: [%s] %s = \"%s\": expected debug, info, warn or error", file,
+                       k->group, k->key, hc_cfg_shown(v, sv, sizeof sv));
             return;
         }
         memcpy(dst, &lv, sizeof lv);
@@ -318,17 +242,17 @@ static void set_one(hc_relay_config_t *cfg, const keydef_t *k, const char *file,
         else if (!strcmp(v, "aes-cm"))
             st = HC_SRTP_AES_CM_128_HMAC_SHA1_80;
         else {
-            eprintf(e, "%s: [%s] %s = \"%s\": expected gcm or aes-cm", file, k->group, k->key,
-                    shown(v, sv, sizeof sv));
+            hc_cfg_err(e, "%s: [%s] %s = \"%s\": expected gcm or aes-cm", file, k->group, k->key,
+                       hc_cfg_shown(v, sv, sizeof sv));
             return;
         }
         memcpy(dst, &st, sizeof st);
         return;
     }
     case K_STRING:
-        if (!printable(v) || strlen(v) >= k->size) {
-            eprintf(e, "%s: [%s] %s = \"%s\": expected text of at most %zu bytes", file, k->group,
-                    k->key, shown(v, sv, sizeof sv), k->size - 1);
+        if (!hc_cfg_printable(v) || strlen(v) >= k->size) {
+            hc_cfg_err(e, "%s: [%s] %s = \"%s\": expected text of at most %zu bytes", file,
+                       k->group, k->key, hc_cfg_shown(v, sv, sizeof sv), k->size - 1);
             return;
         }
         snprintf((char *)dst, k->size, "%s", v);
@@ -351,19 +275,19 @@ static bool group_known(const char *group)
 }
 
 static void resolve_default_paths(hc_relay_config_t *cfg, bool state_set, bool secret_set,
-                                  const char *name, errbuf_t *e)
+                                  const char *name, hc_cfg_errs_t *e)
 {
     char tmp[HC_CONFIG_PATH_MAX];
     if (!state_set) {
         snprintf(tmp, sizeof tmp, "%s", cfg->state_dir);
-        if (!resolve(cfg->dir, tmp, cfg->state_dir, sizeof cfg->state_dir))
-            eprintf(e, "%s: [relay] state_dir: path too long", name);
+        if (!hc_cfg_path(cfg->dir, tmp, cfg->state_dir, sizeof cfg->state_dir))
+            hc_cfg_err(e, "%s: [relay] state_dir: path too long", name);
     }
     if (!secret_set || !cfg->secret_file[0]) {
         int n = snprintf(cfg->secret_file, sizeof cfg->secret_file, "%.*s/token.key",
                          (int)(sizeof cfg->secret_file - 11), cfg->state_dir);
         if (n < 0 || (size_t)n >= sizeof cfg->secret_file)
-            eprintf(e, "%s: [auth] secret_file: path too long", name);
+            hc_cfg_err(e, "%s: [auth] secret_file: path too long", name);
     }
 }
 
@@ -378,7 +302,7 @@ static void derive(hc_relay_config_t *cfg)
 int hc_relay_config_load_data(hc_relay_config_t *cfg, const char *data, size_t len,
                               const char *name, const char *dir, char *err, size_t errcap)
 {
-    errbuf_t e = {err, errcap, 0, 0};
+    hc_cfg_errs_t e = {err, errcap, 0, 0};
     if (err && errcap) err[0] = 0;
     if (!name) name = "config";
     snprintf(cfg->dir, sizeof cfg->dir, "%s", dir && *dir ? dir : ".");
@@ -386,7 +310,7 @@ int hc_relay_config_load_data(hc_relay_config_t *cfg, const char *data, size_t l
     GKeyFile *kf = g_key_file_new();
     GError *ge = NULL;
     if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &ge)) {
-        eprintf(&e, "%s: not an INI file: %s", name, ge ? ge->message : "?");
+        hc_cfg_err(&e, "%s: not an INI file: %s", name, ge ? ge->message : "?");
         g_clear_error(&ge);
         g_key_file_free(kf);
         return -HC_EIO;
@@ -397,10 +321,10 @@ int hc_relay_config_load_data(hc_relay_config_t *cfg, const char *data, size_t l
     for (gsize gi = 0; gi < ng; gi++) {
         const char *g = groups[gi];
         if (!group_known(g)) {
-            eprintf(&e,
-                    "%s: unknown group [%s] (known: relay, media, signaling, auth, session, "
-                    "router, log)",
-                    name, g);
+            hc_cfg_err(&e,
+                       "%s: unknown group [%s] (known: relay, media, signaling, auth, session, "
+                       "router, log)",
+                       name, g);
             continue;
         }
         gsize nk = 0;
@@ -408,7 +332,7 @@ int hc_relay_config_load_data(hc_relay_config_t *cfg, const char *data, size_t l
         for (gsize ki = 0; ks && ki < nk; ki++) {
             const keydef_t *k = find_key(g, ks[ki]);
             if (!k) {
-                eprintf(&e, "%s: [%s] unknown key \"%s\"", name, g, ks[ki]);
+                hc_cfg_err(&e, "%s: [%s] unknown key \"%s\"", name, g, ks[ki]);
                 continue;
             }
             gchar *v = g_key_file_get_value(kf, g, ks[ki], NULL);
@@ -428,9 +352,9 @@ int hc_relay_config_load_data(hc_relay_config_t *cfg, const char *data, size_t l
 
     resolve_default_paths(cfg, state_set, secret_set, name, &e);
     if (cfg->sig.cert[0] && !cfg->sig.key[0])
-        eprintf(&e, "%s: [signaling] cert is set but key is not: give both or neither", name);
+        hc_cfg_err(&e, "%s: [signaling] cert is set but key is not: give both or neither", name);
     if (!cfg->sig.cert[0] && cfg->sig.key[0])
-        eprintf(&e, "%s: [signaling] key is set but cert is not: give both or neither", name);
+        hc_cfg_err(&e, "%s: [signaling] key is set but cert is not: give both or neither", name);
     derive(cfg);
     return e.count ? -HC_ECONFIG : 0;
 }
