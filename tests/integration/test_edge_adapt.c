@@ -35,66 +35,6 @@
 #include <errno.h>
 #include <poll.h>
 
-/* ---- hc-impair in front of a sender's media port ---- */
-
-typedef struct impair {
-    pid_t pid;
-    int out;
-    uint16_t port;
-    uint64_t t0_us; /* when it started: its steps count from here */
-} impair_t;
-
-/* hc-impair --listen 127.0.0.1:0 --target 127.0.0.1:port --print-port
- * followed by args (NULL-terminated: --up SPEC, --step LINE, ...). */
-static void impair_start(impair_t *m, uint16_t target_port, const char *const *args)
-{
-    char bin[512], target[64];
-    snprintf(bin, sizeof bin, "%s/hc-impair", hc_test_bin_dir());
-    snprintf(target, sizeof target, "127.0.0.1:%u", target_port);
-    const char *argv[32] = {bin,    "--listen",     "127.0.0.1:0", "--target",
-                            target, "--print-port", "--seed",      "7"};
-    size_t n = 8;
-    for (size_t i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
-    argv[n] = NULL;
-    int pfd[2];
-    ck_assert_int_eq(pipe(pfd), 0);
-    m->t0_us = hc_now_us();
-    m->pid = fork();
-    ck_assert_int_ge(m->pid, 0);
-    if (m->pid == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        close(pfd[1]);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    m->out = pfd[0];
-    char line[32];
-    size_t len = 0;
-    while (len < sizeof line - 1) {
-        struct pollfd p = {.fd = m->out, .events = POLLIN};
-        ck_assert_msg(poll(&p, 1, 10000) == 1, "hc-impair did not print its port");
-        ck_assert_msg(read(m->out, line + len, 1) == 1, "hc-impair exited early");
-        if (line[len] == '\n') break;
-        len++;
-    }
-    line[len] = 0;
-    m->port = (uint16_t)atoi(line);
-    ck_assert_uint_gt(m->port, 0);
-}
-
-static void impair_stop(impair_t *m)
-{
-    if (m->pid > 0) {
-        kill(m->pid, SIGTERM);
-        waitpid(m->pid, NULL, 0);
-        m->pid = 0;
-    }
-    if (m->out >= 0) close(m->out);
-    m->out = -1;
-}
-
 /* ---- participants: a signaling connection and a media engine ---- */
 
 typedef struct party {
@@ -318,9 +258,9 @@ START_TEST(consult_thin_link_keeps_audio_and_diagnostic)
      * relay comes back unimpaired. */
     char thin[64];
     snprintf(thin, sizeof thin, "at %ds up rate=175kbit", C_THIN_AT);
-    const char *args[] = {"--up", "rate=1000kbit", "--step", thin, NULL};
-    impair_t im = {.out = -1};
-    impair_start(&im, (uint16_t)clinic.joined.media.port, args);
+    const char *args[] = {"--seed", "7", "--up", "rate=1000kbit", "--step", thin, NULL};
+    rf_impair_t im = {0};
+    rf_impair_start(&im, (uint16_t)clinic.joined.media.port, args, NULL);
 
     /* The diagnostic picture is 640x360@15: its ladder keeps the
      * resolution and wants 150 kbit/s at 15 fps (down to 10 and 5 fps,
@@ -453,7 +393,7 @@ START_TEST(consult_thin_link_keeps_audio_and_diagnostic)
     hc_edge_media_destroy(&clinic.media);
     hc_sigclient_destroy(&clinic.sig);
     hc_sigclient_destroy(&spec.sig);
-    impair_stop(&im);
+    rf_impair_stop(&im);
     ck_assert_int_eq(rf_relay_stop(&relay), 0);
 }
 END_TEST
@@ -482,9 +422,10 @@ START_TEST(class_resolution_follows_capacity)
     char thin[64], back[64];
     snprintf(thin, sizeof thin, "at %ds up rate=250kbit", K_THIN_AT);
     snprintf(back, sizeof back, "at %ds up rate=1500kbit", K_BACK_AT);
-    const char *args[] = {"--up", "rate=1500kbit", "--step", thin, "--step", back, NULL};
-    impair_t im = {.out = -1};
-    impair_start(&im, (uint16_t)teacher.joined.media.port, args);
+    const char *args[] = {"--seed", "7",  "--up", "rate=1500kbit", "--step", thin,
+                          "--step", back, NULL};
+    rf_impair_t im = {0};
+    rf_impair_start(&im, (uint16_t)teacher.joined.media.port, args, NULL);
 
     /* Top rung 640x360; the class ladder's lower rungs are 320x180 at 30,
      * 15, 10 and 5 fps. Starting at 800 kbit/s the first rung is the top. */
@@ -562,7 +503,7 @@ START_TEST(class_resolution_follows_capacity)
     hc_edge_media_destroy(&teacher.media);
     hc_sigclient_destroy(&teacher.sig);
     hc_sigclient_destroy(&site.sig);
-    impair_stop(&im);
+    rf_impair_stop(&im);
     ck_assert_int_eq(rf_relay_stop(&relay), 0);
 }
 END_TEST

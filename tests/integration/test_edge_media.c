@@ -18,56 +18,6 @@
 #include <errno.h>
 #include <poll.h>
 
-typedef struct impair {
-    pid_t pid;
-    int out;
-    uint16_t port;
-} impair_t;
-
-static void impair_start(impair_t *m, uint16_t target_port, const char *spec)
-{
-    char bin[512], target[64];
-    snprintf(bin, sizeof bin, "%s/hc-impair", hc_test_bin_dir());
-    snprintf(target, sizeof target, "127.0.0.1:%u", target_port);
-    const char *argv[] = {bin,      "--listen", "127.0.0.1:0", "--target", target, "--print-port",
-                          "--both", spec,       "--seed",      "7",        NULL};
-    int pfd[2];
-    ck_assert_int_eq(pipe(pfd), 0);
-    m->pid = fork();
-    ck_assert_int_ge(m->pid, 0);
-    if (m->pid == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        close(pfd[1]);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    m->out = pfd[0];
-    char line[32];
-    size_t len = 0;
-    while (len < sizeof line - 1) {
-        struct pollfd p = {.fd = m->out, .events = POLLIN};
-        ck_assert_msg(poll(&p, 1, 10000) == 1, "hc-impair did not print its port");
-        ck_assert_msg(read(m->out, line + len, 1) == 1, "hc-impair exited early");
-        if (line[len] == '\n') break;
-        len++;
-    }
-    line[len] = 0;
-    m->port = (uint16_t)atoi(line);
-    ck_assert_uint_gt(m->port, 0);
-}
-
-static void impair_stop(impair_t *m)
-{
-    if (m->pid > 0) {
-        kill(m->pid, SIGTERM);
-        waitpid(m->pid, NULL, 0);
-        m->pid = 0;
-    }
-    if (m->out >= 0) close(m->out);
-}
-
 typedef struct party {
     hc_sigclient_t *sig;
     hc_sig_joined_t joined;
@@ -205,10 +155,11 @@ START_TEST(two_engines_through_loss)
     party_t teacher, site;
     join(&relay, &teacher, "teacher", "city-school", "class", true);
     join(&relay, &site, "site", "village-school", NULL, false);
-    impair_t it = {.out = -1}, is = {.out = -1};
+    rf_impair_t it = {0}, is = {0};
     const char *spec = getenv("HC_TEST_IMPAIR") ? getenv("HC_TEST_IMPAIR") : "loss=5%";
-    impair_start(&it, (uint16_t)teacher.joined.media.port, spec);
-    impair_start(&is, (uint16_t)site.joined.media.port, spec);
+    const char *args[] = {"--both", spec, "--seed", "7", NULL};
+    rf_impair_start(&it, (uint16_t)teacher.joined.media.port, args, NULL);
+    rf_impair_start(&is, (uint16_t)site.joined.media.port, args, NULL);
 
     /* the teacher: test source 320x180 with stamped frame numbers, a sine */
     media_new(&teacher, it.port);
@@ -346,8 +297,8 @@ START_TEST(two_engines_through_loss)
     ck_assert_ptr_null(site.media);
     hc_sigclient_destroy(&teacher.sig);
     hc_sigclient_destroy(&site.sig);
-    impair_stop(&it);
-    impair_stop(&is);
+    rf_impair_stop(&it);
+    rf_impair_stop(&is);
     ck_assert_int_eq(rf_relay_stop(&relay), 0);
 }
 END_TEST

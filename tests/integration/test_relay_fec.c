@@ -21,56 +21,6 @@
 
 static rf_relay_t relay;
 
-typedef struct impair {
-    pid_t pid;
-    uint16_t port;
-} impair_t;
-
-/* hc-impair in front of the relay's media port, seeded. */
-static void impair_start(impair_t *m, uint16_t target, const char *down, const char *up,
-                         const char *seed)
-{
-    char bin[512], tgt[64];
-    snprintf(bin, sizeof bin, "%s/hc-impair", hc_test_bin_dir());
-    snprintf(tgt, sizeof tgt, "127.0.0.1:%u", target);
-    int pfd[2];
-    ck_assert_int_eq(pipe(pfd), 0);
-    const char *argv[] = {bin,      "--listen", "127.0.0.1:0", "--target", tgt,    "--print-port",
-                          "--seed", seed,       "--down",      down,       "--up", up,
-                          NULL};
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) dup2(devnull, 2);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    char line[32] = {0};
-    size_t got = 0;
-    while (got < sizeof line - 1) {
-        ssize_t r = read(pfd[0], line + got, 1);
-        if (r <= 0 || line[got] == '\n') break;
-        got++;
-    }
-    close(pfd[0]);
-    m->pid = pid;
-    m->port = (uint16_t)atoi(line);
-    ck_assert_uint_gt(m->port, 0);
-}
-
-static void impair_stop(impair_t *m)
-{
-    if (m->pid > 0) {
-        kill(m->pid, SIGTERM);
-        waitpid(m->pid, NULL, 0);
-        m->pid = 0;
-    }
-}
-
 typedef struct result {
     uint64_t sent;      /* video packets the publisher sent */
     uint64_t delivered; /* in sequence order, in time */
@@ -118,9 +68,13 @@ static void run(bool fec, result_t *res)
     if (fec) ck_assert_int_eq(hc_endpoint_stream_fec(t->sv, 5), 0);
 
     uint16_t media = (uint16_t)t->joined.media.port;
-    impair_t up = {0}, down = {0};
-    impair_start(&up, media, "delay=40ms", "loss=10% delay=40ms", "7");
-    impair_start(&down, media, "loss=10% delay=40ms", "delay=40ms", "11");
+    rf_impair_t up = {0}, down = {0};
+    const char *up_args[] = {"--seed", "7", "--down", "delay=40ms", "--up", "loss=10% delay=40ms",
+                             NULL};
+    const char *down_args[] = {"--seed", "11",         "--down", "loss=10% delay=40ms",
+                               "--up",   "delay=40ms", NULL};
+    rf_impair_start(&up, media, up_args, NULL);
+    rf_impair_start(&down, media, down_args, NULL);
     hc_addr_t via;
     char addr[64];
     snprintf(addr, sizeof addr, "127.0.0.1:%u", up.port);
@@ -196,8 +150,8 @@ static void run(bool fec, result_t *res)
     /* In sequence order: every jump is packets given up right before. */
     ck_assert_uint_le(v->jumps, v->skipped);
     ck_assert_uint_eq(v->skipped, st.lost);
-    impair_stop(&up);
-    impair_stop(&down);
+    rf_impair_stop(&up);
+    rf_impair_stop(&down);
     rf_leave(s);
     rf_leave(t);
     free(s);

@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -651,6 +652,74 @@ static int rf_wait_exit(pid_t pid, const char *out_path)
         if (f) fclose(f);
     }
     return code;
+}
+
+/* ---- hc-impair in front of a media port ---- */
+
+typedef struct rf_impair {
+    pid_t pid;
+    uint16_t port;  /* where to send instead of the target */
+    uint64_t t0_us; /* when it started: its --step times count from here */
+    char log[300];  /* its stderr (the report at exit); empty: discarded */
+} rf_impair_t;
+
+/* hc-impair --listen 127.0.0.1:0 --target 127.0.0.1:target --print-port
+ * followed by args (NULL-terminated: --seed N, --up SPEC, --step LINE...).
+ * log: where its stderr goes (rf_impair_stop() shows it), or NULL. */
+static void rf_impair_start(rf_impair_t *m, uint16_t target, const char *const *args,
+                            const char *log)
+{
+    char bin[512], tgt[64];
+    snprintf(bin, sizeof bin, "%s/hc-impair", hc_test_bin_dir());
+    snprintf(tgt, sizeof tgt, "127.0.0.1:%u", target);
+    snprintf(m->log, sizeof m->log, "%s", log ? log : "");
+    const char *argv[32] = {bin, "--listen", "127.0.0.1:0", "--target", tgt, "--print-port"};
+    size_t n = 6;
+    for (size_t i = 0; args && args[i] && n < 31; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+    int pfd[2];
+    ck_assert_int_eq(pipe(pfd), 0);
+    m->t0_us = hc_now_us();
+    m->pid = fork();
+    ck_assert_int_ge(m->pid, 0);
+    if (m->pid == 0) {
+        dup2(pfd[1], 1);
+        close(pfd[0]);
+        close(pfd[1]);
+        int fd = open(m->log[0] ? m->log : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) dup2(fd, 2);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    char line[32] = {0};
+    size_t len = 0;
+    while (len < sizeof line - 1) {
+        struct pollfd pf = {.fd = pfd[0], .events = POLLIN};
+        ck_assert_msg(poll(&pf, 1, 10000) == 1, "hc-impair did not print its port");
+        ck_assert_msg(read(pfd[0], line + len, 1) == 1, "hc-impair exited early");
+        if (line[len] == '\n') break;
+        len++;
+    }
+    line[len] = 0;
+    close(pfd[0]);
+    m->port = (uint16_t)atoi(line);
+    ck_assert_uint_gt(m->port, 0);
+}
+
+/* Stop it; with a log, show its report. */
+static void rf_impair_stop(rf_impair_t *m)
+{
+    if (m->pid <= 0) return;
+    kill(m->pid, SIGTERM);
+    waitpid(m->pid, NULL, 0);
+    m->pid = 0;
+    if (!m->log[0]) return;
+    FILE *f = fopen(m->log, "r");
+    char line[512];
+    fprintf(stderr, "---- hc-impair (%s) ----\n", m->log);
+    while (f && fgets(line, sizeof line, f)) fputs(line, stderr);
+    if (f) fclose(f);
 }
 
 #endif

@@ -520,63 +520,6 @@ static void lt_pump(lt_pub_t *p, lt_sub_t **subs, size_t n, int ms)
     }
 }
 
-/* ---- hc-impair in front of the relay's media port ---- */
-
-typedef struct lt_impair {
-    pid_t pid;
-    uint16_t port;
-    char log[200];
-} lt_impair_t;
-
-static void lt_impair_start(lt_impair_t *m, uint16_t target, const char *down, const char *up)
-{
-    char bin[512], tgt[64];
-    snprintf(bin, sizeof bin, "%s/hc-impair", hc_test_bin_dir());
-    snprintf(tgt, sizeof tgt, "127.0.0.1:%u", target);
-    snprintf(m->log, sizeof m->log, "%s/impair.log", relay.dir);
-    int pfd[2];
-    ck_assert_int_eq(pipe(pfd), 0);
-    const char *argv[] = {bin,      "--listen", "127.0.0.1:0", "--target", tgt,    "--print-port",
-                          "--seed", "5",        "--down",      down,       "--up", up,
-                          NULL};
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        int lf = open(m->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (lf >= 0) dup2(lf, 2);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    char line[32] = {0};
-    size_t got = 0;
-    while (got < sizeof line - 1) {
-        ssize_t r = read(pfd[0], line + got, 1);
-        if (r <= 0 || line[got] == '\n') break;
-        got++;
-    }
-    close(pfd[0]);
-    m->pid = pid;
-    m->port = (uint16_t)atoi(line);
-    ck_assert_uint_gt(m->port, 0);
-}
-
-/* Stop it and show its report (queue drops on the bottleneck). */
-static void lt_impair_stop(lt_impair_t *m)
-{
-    if (m->pid <= 0) return;
-    kill(m->pid, SIGTERM);
-    waitpid(m->pid, NULL, 0);
-    m->pid = 0;
-    FILE *f = fopen(m->log, "r");
-    char line[512];
-    fprintf(stderr, "---- hc-impair in front of B ----\n");
-    while (f && fgets(line, sizeof line, f)) fputs(line, stderr);
-    if (f) fclose(f);
-}
-
 /* ---- the test ---- */
 
 typedef struct lt_result {
@@ -647,8 +590,12 @@ START_TEST(layer_per_subscriber_downlink)
 
     /* B's downlink: 400 kbit/s with a 200 ms drop-tail queue, 20 ms each
      * way; the uplink (feedback, NACKs, reports) only delayed. */
-    lt_impair_t im = {0};
-    lt_impair_start(&im, media, "rate=400kbit queue=200ms delay=20ms", "delay=20ms");
+    rf_impair_t im = {0};
+    char log[300];
+    snprintf(log, sizeof log, "%s/impair.log", relay.dir);
+    const char *args[] = {"--seed", "5",          "--down", "rate=400kbit queue=200ms delay=20ms",
+                          "--up",   "delay=20ms", NULL};
+    rf_impair_start(&im, media, args, log);
     char via[64];
     snprintf(via, sizeof via, "127.0.0.1:%u", im.port);
     lt_sub_join(a, "A valley school", NULL);
@@ -671,7 +618,7 @@ START_TEST(layer_per_subscriber_downlink)
     lt_pump(p, subs, 2, LT_DRAIN_MS);
     hc_ep_track_stats(a->vt, &ra.v1);
     hc_ep_track_stats(b->vt, &rb.v1);
-    lt_impair_stop(&im);
+    rf_impair_stop(&im);
 
     for (int i = 0; i < 2; i++) {
         lt_sub_t *s = subs[i];

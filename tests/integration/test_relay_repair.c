@@ -15,76 +15,6 @@
 
 static rf_relay_t relay;
 
-typedef struct impair {
-    pid_t pid;
-    uint16_t port;
-} impair_t;
-
-/* hc-impair in front of the relay's media port. */
-static void impair_start(impair_t *m, uint16_t target, const char *down, const char *up,
-                         const char *step)
-{
-    char bin[512], tgt[64];
-    snprintf(bin, sizeof bin, "%s/hc-impair", hc_test_bin_dir());
-    snprintf(tgt, sizeof tgt, "127.0.0.1:%u", target);
-    int pfd[2];
-    ck_assert_int_eq(pipe(pfd), 0);
-    const char *argv[20];
-    int n = 0;
-    argv[n++] = bin;
-    argv[n++] = "--listen";
-    argv[n++] = "127.0.0.1:0";
-    argv[n++] = "--target";
-    argv[n++] = tgt;
-    argv[n++] = "--print-port";
-    argv[n++] = "--seed";
-    argv[n++] = "7";
-    if (down) {
-        argv[n++] = "--down";
-        argv[n++] = down;
-    }
-    if (up) {
-        argv[n++] = "--up";
-        argv[n++] = up;
-    }
-    if (step) {
-        argv[n++] = "--step";
-        argv[n++] = step;
-    }
-    argv[n] = NULL;
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) dup2(devnull, 2);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    char line[32] = {0};
-    size_t got = 0;
-    while (got < sizeof line - 1) {
-        ssize_t r = read(pfd[0], line + got, 1);
-        if (r <= 0 || line[got] == '\n') break;
-        got++;
-    }
-    close(pfd[0]);
-    m->pid = pid;
-    m->port = (uint16_t)atoi(line);
-    ck_assert_uint_gt(m->port, 0);
-}
-
-static void impair_stop(impair_t *m)
-{
-    if (m->pid > 0) {
-        kill(m->pid, SIGTERM);
-        waitpid(m->pid, NULL, 0);
-        m->pid = 0;
-    }
-}
-
 static rf_party_t *teacher(const char *session, const char *via)
 {
     rf_party_t *t = calloc(1, sizeof *t);
@@ -104,10 +34,11 @@ START_TEST(downstream_loss_is_repaired_and_rebinding_keeps_the_leg)
 {
     rf_relay_start(&relay);
     rf_party_t *t = teacher("rep-1", NULL);
-    impair_t m = {0};
+    rf_impair_t m = {0};
     /* 10 % loss toward the subscriber (media and RTX alike); at 3 s every
      * client of the emulator moves to a new upstream port */
-    impair_start(&m, (uint16_t)t->joined.media.port, "loss=10%", NULL, "at 3s rebind");
+    const char *args[] = {"--seed", "7", "--down", "loss=10%", "--step", "at 3s rebind", NULL};
+    rf_impair_start(&m, (uint16_t)t->joined.media.port, args, NULL);
     char via[64];
     snprintf(via, sizeof via, "127.0.0.1:%u", m.port);
     rf_party_t *s = calloc(1, sizeof *s);
@@ -135,7 +66,7 @@ START_TEST(downstream_loss_is_repaired_and_rebinding_keeps_the_leg)
      * packet revealed (the publisher stopped) */
     ck_assert_uint_ge(v->n + st.lost + 3, t->v_sent);
     ck_assert_uint_le(st.lost * 20, t->v_sent); /* at most 5 % left after repair */
-    impair_stop(&m);
+    rf_impair_stop(&m);
     rf_leave(s);
     rf_leave(t);
     free(s);
@@ -155,8 +86,9 @@ START_TEST(upstream_loss_is_repaired_and_a_new_socket_keeps_the_leg)
                          .create = "class",
                          .subscribe = false};
     ck_assert_int_eq(rf_join(&relay, host, &ho), 0);
-    impair_t m = {0};
-    impair_start(&m, (uint16_t)host->joined.media.port, NULL, "loss=5%", NULL);
+    rf_impair_t m = {0};
+    const char *args[] = {"--seed", "7", "--up", "loss=5%", NULL};
+    rf_impair_start(&m, (uint16_t)host->joined.media.port, args, NULL);
     char via[64];
     snprintf(via, sizeof via, "127.0.0.1:%u", m.port);
     rf_party_t *t = calloc(1, sizeof *t);
@@ -200,7 +132,7 @@ START_TEST(upstream_loss_is_repaired_and_a_new_socket_keeps_the_leg)
      * gaps at most briefly and ends with (nearly) everything */
     ck_assert_uint_ge(v->n + 3, t->v_sent - st.lost);
     ck_assert_uint_le(st.lost * 50, t->v_sent);
-    impair_stop(&m);
+    rf_impair_stop(&m);
     rf_leave(s);
     rf_leave(t);
     rf_leave(host);
