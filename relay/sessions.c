@@ -589,6 +589,17 @@ static hc_media_kind_t media_kind(hc_sig_media_t k)
     return is_video(k) ? HC_MEDIA_VIDEO : HC_MEDIA_AUDIO;
 }
 
+/* The SSRCs of a stream the relay assigns, where unset or clashing: the
+ * media SSRC, and for video its RFC 4588 RTX and FlexFEC SSRCs (audio
+ * repairs with RED, so it has neither). */
+static void fresh_ssrcs(hc_sess_t *se, bool video, uint32_t *ssrc, uint32_t *rtx, uint32_t *fec)
+{
+    if (!*ssrc) *ssrc = new_ssrc(se);
+    if (video && (!*rtx || *rtx == *ssrc)) *rtx = new_ssrc(se);
+    if (video && (!*fec || *fec == *ssrc || *fec == *rtx)) *fec = new_ssrc(se);
+    if (!video) *rtx = *fec = 0;
+}
+
 /* Up to this many fresh SSRCs when the router reports a collision. */
 #define SSRC_TRIES 8
 
@@ -620,13 +631,9 @@ static int instream_up(hc_sess_t *se, hc_part_t *p, hc_spub_t *s)
     bool video = is_video(s->kind);
     int rc = -HC_EEXIST;
     for (int i = 0; i < SSRC_TRIES && rc == -HC_EEXIST; i++) {
-        if (!s->ssrc) s->ssrc = new_ssrc(se);
-        if (video && (!s->rtx_ssrc || s->rtx_ssrc == s->ssrc)) s->rtx_ssrc = new_ssrc(se);
         /* FlexFEC is hop by hop: the publisher may protect its video on
-         * this SSRC, the instream recovers from it (router.h). */
-        if (video && (!s->fec_ssrc || s->fec_ssrc == s->ssrc || s->fec_ssrc == s->rtx_ssrc))
-            s->fec_ssrc = new_ssrc(se);
-        if (!video) s->rtx_ssrc = s->fec_ssrc = 0;
+         * fec_ssrc, the instream recovers from it (router.h). */
+        fresh_ssrcs(se, video, &s->ssrc, &s->rtx_ssrc, &s->fec_ssrc);
         hc_instream_cfg_t ic = {
             .kind = media_kind(s->kind),
             .ssrc = s->ssrc,
@@ -649,13 +656,9 @@ static int track_up(hc_sess_t *se, hc_part_t *p, hc_strack_t *t)
     bool video = is_video(t->kind);
     int rc = -HC_EEXIST;
     for (int i = 0; i < SSRC_TRIES && rc == -HC_EEXIST; i++) {
-        if (!t->ssrc) t->ssrc = new_ssrc(se);
-        if (video && (!t->rtx_ssrc || t->rtx_ssrc == t->ssrc)) t->rtx_ssrc = new_ssrc(se);
-        /* The track's own FlexFEC stream, sent when this subscriber's
-         * reports call for it (HC_FEC_AUTO). */
-        if (video && (!t->fec_ssrc || t->fec_ssrc == t->ssrc || t->fec_ssrc == t->rtx_ssrc))
-            t->fec_ssrc = new_ssrc(se);
-        if (!video) t->rtx_ssrc = t->fec_ssrc = 0;
+        /* fec_ssrc: the track's own FlexFEC stream, sent when this
+         * subscriber's reports call for it (HC_FEC_AUTO). */
+        fresh_ssrcs(se, video, &t->ssrc, &t->rtx_ssrc, &t->fec_ssrc);
         hc_track_cfg_t tc = {
             .kind = media_kind(t->kind),
             .ssrc = t->ssrc,
