@@ -191,26 +191,28 @@ static double cap_trace(const void *ud, double t0, double t1)
            1500.0 * u->scale;
 }
 
-/* --timeline for a trace: a line a second, what the link could carry and
- * what the sender did with it. */
-static void print_trace_timeline(const char *name, const run_t *r, const trace_ud_t *ud,
-                                 double secs)
+/* --timeline: a line every step seconds of what the link could carry and
+ * what the sender did with it (sent over sent_win, the rest over step). */
+static void print_timeline(const run_t *r, double (*cap)(const void *, double, double),
+                           const void *ud, double t_end, double step, double sent_win)
 {
     if (!r->n) return;
-    printf("timeline of %s (Mbit/s over the last second):\n", name);
     printf("%7s %9s %9s %9s %9s %9s %6s %s\n", "t s", "capacity", "sent", "media", "delivered",
            "estimate", "rtx", "rung");
-    for (double t = 1.0; t <= secs + 1e-9; t += 1.0) {
+    for (double t = step; t <= t_end + 1e-9; t += step) {
         const sample_t *near = &r->s[0];
         for (size_t k = 0; k < r->n && r->s[k].t <= t; k++) near = &r->s[k];
         printf("%7.1f %9.2f %9.2f %9.2f %9.2f %9.2f %6.0f %dx%d\n", t,
-               cap_trace(ud, t - 1.0, t) * 8 / 1e6, rate(r, t, 1.0, offsetof(sample_t, in)) / 1e6,
-               rate(r, t, 1.0, offsetof(sample_t, media)) / 1e6,
-               rate(r, t, 1.0, offsetof(sample_t, out)) / 1e6, near->est / 1e6,
-               cum_at(r, t, offsetof(sample_t, rtx)) - cum_at(r, t - 1.0, offsetof(sample_t, rtx)),
+               cap(ud, t - step, t) * 8 / step / 1e6,
+               rate(r, t, sent_win, offsetof(sample_t, in)) / 1e6,
+               rate(r, t, step, offsetof(sample_t, media)) / 1e6,
+               rate(r, t, step, offsetof(sample_t, out)) / 1e6, near->est / 1e6,
+               cum_at(r, t, offsetof(sample_t, rtx)) - cum_at(r, t - step, offsetof(sample_t, rtx)),
                near->w, near->h);
     }
-    printf("\n");
+    printf("(Mbit/s: sent over the last %.1f s, the others over the last %.1f s; rtx: packets "
+           "retransmitted in it)\n\n",
+           sent_win, step);
 }
 
 static int push(run_t *r, const sample_t *s)
@@ -491,8 +493,10 @@ int hc_bench_adapt(int argc, char **argv)
                     traces[k].scale, tr_mean[k] / 1e6, o.trace_s);
         if (run_one(&o, &relay, session, ta, o.trace_s, cap_trace, &ud, &tr[k]) < 0)
             er_progress(BENCH, "trace %s failed: %s", traces[k].file, tr[k].err);
-        else if (o.timeline)
-            print_trace_timeline(traces[k].file, &tr[k], &ud, o.trace_s);
+        else if (o.timeline) {
+            printf("timeline of %s:\n", traces[k].file);
+            print_timeline(&tr[k], cap_trace, &ud, o.trace_s, 1.0, 1.0);
+        }
         tr_ran[k] = true;
         hc_mmtrace_destroy(&t);
     }
@@ -503,23 +507,7 @@ int hc_bench_adapt(int argc, char **argv)
            "hc-impair uplink\n(50 ms each way, 300 ms drop-tail queue) -> hc-relay -> headless "
            "subscriber engine\n\n",
            o.w, o.h);
-    if (o.timeline && steps.ok) {
-        printf("%7s %9s %11s %11s %11s %9s %6s %s\n", "t s", "capacity", "sent 200ms",
-               "media 500ms", "delivered", "estimate", "rtx", "rung");
-        for (double t = 0.5; t <= at[NSTEPS] + 1e-9; t += 0.5) {
-            const sample_t *near = &steps.s[0];
-            for (size_t k = 0; k < steps.n && steps.s[k].t <= t; k++) near = &steps.s[k];
-            printf("%7.1f %9.2f %11.2f %11.2f %11.2f %9.2f %6.0f %dx%d\n", t,
-                   cap_steps(&o, t - 0.5, t) * 16 / 1e6,
-                   rate(&steps, t, 0.2, offsetof(sample_t, in)) / 1e6,
-                   rate(&steps, t, 0.5, offsetof(sample_t, media)) / 1e6,
-                   rate(&steps, t, 0.5, offsetof(sample_t, out)) / 1e6, near->est / 1e6,
-                   cum_at(&steps, t, offsetof(sample_t, rtx)) -
-                       cum_at(&steps, t - 0.5, offsetof(sample_t, rtx)),
-                   near->w, near->h);
-        }
-        printf("(Mbit/s; rtx: retransmitted packets in the last 0.5 s)\n\n");
-    }
+    if (o.timeline && steps.ok) print_timeline(&steps, cap_steps, &o, at[NSTEPS], 0.5, 0.2);
     printf("capacity steps (RFC 8867 section 5.1 in spirit):\n");
     printf("%-13s %9s %9s %9s %9s %6s %-9s | %-24s %8s %s\n", "step", "capacity", "estimate",
            "media", "delivered", "util", "rung", "event", "time", "target");
