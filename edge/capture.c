@@ -20,6 +20,7 @@
  * GLib main loop is needed.
  */
 #include "edge/capture.h"
+#include "edge/gst.h"
 
 #include "proto/err.h"
 #include "relay/core/clock.h"
@@ -72,28 +73,6 @@ struct hc_capture {
     int acc_channels; /* channels of what is in acc */
     uint64_t acc_pts_us, acc_wall_us;
 };
-
-static pthread_once_t gst_once = PTHREAD_ONCE_INIT;
-static bool gst_ok;
-static char gst_err[256];
-
-static void gst_setup(void)
-{
-    GError *e = NULL;
-    gst_ok = gst_init_check(NULL, NULL, &e);
-    if (!gst_ok) {
-        snprintf(gst_err, sizeof gst_err, "GStreamer did not initialise: %s",
-                 e ? e->message : "unknown reason");
-        g_clear_error(&e);
-    }
-}
-
-static bool ensure_gst(char *err, size_t errcap)
-{
-    pthread_once(&gst_once, gst_setup);
-    if (!gst_ok && err && errcap) snprintf(err, errcap, "%s", gst_err);
-    return gst_ok;
-}
 
 static void put_err(char *err, size_t errcap, const char *fmt, ...)
 {
@@ -223,7 +202,7 @@ int hc_capture_preset(const char *name, const char *arg, char *out, size_t cap, 
             return -HC_EINVAL;
         }
         char overlays[512] = "";
-        if (ensure_gst(NULL, 0)) test_overlays(overlays, sizeof overlays);
+        if (hc_gst_init(NULL, 0)) test_overlays(overlays, sizeof overlays);
         return emit(out, cap, err, errcap,
                     "videotestsrc is-live=true pattern=smpte horizontal-speed=2 ! "
                     "video/x-raw,width=%d,height=%d,framerate=%d/1 ! %s"
@@ -449,28 +428,10 @@ int hc_capture_new(hc_capture_t **out, const char *pipeline, hc_cap_fn fn, void 
         put_err(err, errcap, "no pipeline description or callback");
         return -HC_EINVAL;
     }
-    if (!ensure_gst(err, errcap)) return -HC_ECONFIG;
+    if (!hc_gst_init(err, errcap)) return -HC_ECONFIG;
 
-    GstParseContext *ctx = gst_parse_context_new();
-    GError *e = NULL;
-    GstElement *el = gst_parse_launch_full(pipeline, ctx, GST_PARSE_FLAG_FATAL_ERRORS, &e);
-    if (!el || e) {
-        gchar **missing =
-            ctx && g_error_matches(e, GST_PARSE_ERROR, GST_PARSE_ERROR_NO_SUCH_ELEMENT)
-                ? gst_parse_context_get_missing_elements(ctx)
-                : NULL;
-        if (missing && missing[0])
-            put_err(err, errcap, "missing GStreamer element \"%s\" (%s)", missing[0],
-                    e ? e->message : "not installed");
-        else
-            put_err(err, errcap, "pipeline: %s", e ? e->message : "could not be built");
-        g_strfreev(missing);
-        g_clear_error(&e);
-        if (el) gst_object_unref(el);
-        gst_parse_context_free(ctx);
-        return -HC_ECONFIG;
-    }
-    gst_parse_context_free(ctx);
+    GstElement *el = hc_gst_parse(pipeline, "pipeline", err, errcap);
+    if (!el) return -HC_ECONFIG;
 
     /* A lone element comes back as itself: wrap it in a pipeline. */
     if (!GST_IS_PIPELINE(el)) {

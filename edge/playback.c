@@ -17,6 +17,7 @@
  * not forever.
  */
 #include "edge/playback.h"
+#include "edge/gst.h"
 
 #include "proto/err.h"
 #include "relay/core/clock.h"
@@ -63,14 +64,6 @@ struct hc_playback {
     hc_pb_stream_t *streams;
 };
 
-static pthread_once_t gst_once = PTHREAD_ONCE_INIT;
-static bool gst_ok;
-
-static void gst_setup(void)
-{
-    gst_ok = gst_init_check(NULL, NULL, NULL);
-}
-
 static void put_err(char *err, size_t errcap, const char *fmt, ...)
 {
     if (!err || !errcap) return;
@@ -84,32 +77,6 @@ static bool have_display(void)
 {
     const char *x = getenv("DISPLAY"), *w = getenv("WAYLAND_DISPLAY");
     return (x && *x) || (w && *w);
-}
-
-/* Parse a description; on failure name the missing element or give the
- * parser's message. */
-static GstElement *parse(const char *desc, char *err, size_t errcap)
-{
-    GstParseContext *ctx = gst_parse_context_new();
-    GError *e = NULL;
-    GstElement *el = gst_parse_launch_full(desc, ctx, GST_PARSE_FLAG_FATAL_ERRORS, &e);
-    if (!el || e) {
-        gchar **missing =
-            ctx && g_error_matches(e, GST_PARSE_ERROR, GST_PARSE_ERROR_NO_SUCH_ELEMENT)
-                ? gst_parse_context_get_missing_elements(ctx)
-                : NULL;
-        if (missing && missing[0])
-            put_err(err, errcap, "missing GStreamer element \"%s\" (%s)", missing[0],
-                    e ? e->message : "not installed");
-        else
-            put_err(err, errcap, "sink pipeline: %s", e ? e->message : "could not be built");
-        g_strfreev(missing);
-        g_clear_error(&e);
-        if (el) gst_object_unref(el);
-        el = NULL;
-    }
-    if (ctx) gst_parse_context_free(ctx);
-    return el;
 }
 
 static GstElement *find_src(GstElement *pipeline)
@@ -142,7 +109,7 @@ static char *expand(const char *sink, bool video, char *err, size_t errcap)
     }
     /* A custom description: check it once now, so a typo is reported at
      * start and not when the first stream arrives. */
-    GstElement *p = parse(sink, err, errcap);
+    GstElement *p = hc_gst_parse(sink, "sink pipeline", err, errcap);
     if (!p) return NULL;
     GstElement *src = find_src(p);
     gst_object_unref(p);
@@ -161,11 +128,7 @@ int hc_playback_new(hc_playback_t **out, const char *video_sink, const char *aud
     if (err && errcap) err[0] = '\0';
     if (!out) return -HC_EINVAL;
     *out = NULL;
-    pthread_once(&gst_once, gst_setup);
-    if (!gst_ok) {
-        put_err(err, errcap, "GStreamer did not initialise");
-        return -HC_ECONFIG;
-    }
+    if (!hc_gst_init(err, errcap)) return -HC_ECONFIG;
     char *vd = expand(video_sink, true, err, errcap);
     if (!vd) return -HC_ECONFIG;
     char *ad = expand(audio_sink, false, err, errcap);
@@ -266,7 +229,8 @@ static int add_stream(hc_playback_t *pb, const char *label, bool video, int chan
     atomic_init(&s->failed, false);
     atomic_init(&s->reported, false);
 
-    GstElement *el = parse(video ? pb->video_desc : pb->audio_desc, NULL, 0);
+    GstElement *el =
+        hc_gst_parse(video ? pb->video_desc : pb->audio_desc, "sink pipeline", NULL, 0);
     if (!el) {
         free_stream(s);
         return -HC_ECONFIG;
