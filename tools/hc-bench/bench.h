@@ -21,4 +21,8 @@ int hc_bench_adapt(int argc, char **argv);
 int hc_bench_loss(int argc, char **argv);
 int hc_bench_encode(int argc, char **argv);
 
+/* A loopback port of socktype (SOCK_STREAM, SOCK_DGRAM) the kernel hands
+ * out and takes back, for a child process to bind; 0 on failure. */
+unsigned short hc_bench_free_port(int socktype);
+
 #endif

@@ -1,5 +1,6 @@
 /* relayproc.c - hc-relay as a subprocess for hc-bench; see fanout.h. */
 #include "tools/hc-bench/fanout.h"
+#include "tools/hc-bench/bench.h"
 
 #include "proto/b64.h"
 #include "proto/err.h"
@@ -21,9 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint16_t free_tcp_port(void)
+unsigned short hc_bench_free_port(int socktype)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = socket(AF_INET, socktype, 0);
     struct sockaddr_in a = {.sin_family = AF_INET};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t l = sizeof a;
@@ -72,7 +73,7 @@ int fo_relay_start(fo_relay_t *r, const char *bin, unsigned workers, unsigned n_
         return -HC_EIO;
     }
     close(fd);
-    r->sig_port = free_tcp_port();
+    r->sig_port = hc_bench_free_port(SOCK_STREAM);
     unsigned conns = n_conns + 64;
     snprintf(path, sizeof path, "%s/relay.ini", r->dir);
     FILE *f = fopen(path, "w");

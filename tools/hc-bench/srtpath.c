@@ -9,6 +9,7 @@
 #include "proto/err.h"
 #include "proto/h264.h"
 #include "relay/core/clock.h"
+#include "tools/hc-bench/bench.h"
 #include "tools/hc-bench/edgerig.h"
 
 #include <arpa/inet.h>
@@ -62,20 +63,6 @@ struct sp_path {
     sp_stats_t st;
     uint64_t bytes_out, first_out_us, last_out_us;
 };
-
-static uint16_t free_udp_port(void)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t l = sizeof a;
-    uint16_t port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0) close(fd);
-    return port;
-}
 
 static pid_t spawn(const char *const *argv)
 {
@@ -349,7 +336,7 @@ static int start(sp_path_t *p, const sp_cfg_t *cfg, char *err, size_t errcap)
     p->arr_us = calloc(SP_MAX_FRAMES, sizeof *p->arr_us);
     if (!p->pend || !p->work || !p->cap_us || !p->arr_us) return -HC_ENOMEM;
 
-    uint16_t in_port = free_udp_port(), srt_port = free_udp_port();
+    uint16_t in_port = hc_bench_free_port(SOCK_DGRAM), srt_port = hc_bench_free_port(SOCK_DGRAM);
     /* the receiver's socket first, so nothing srt-live-transmit sends is lost */
     p->rx_fd = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET};
