@@ -1035,6 +1035,17 @@ static uint64_t twcc_feedback(hc_endpoint_t *ep, uint64_t now_us)
     return UINT64_MAX;
 }
 
+/* A datagram libsrtp refused, counted by cause. */
+static void count_unprotect_error(hc_endpoint_t *ep, int rc)
+{
+    if (rc == -HC_EREPLAY)
+        ep->st.drop_replay++;
+    else if (rc == -HC_EAUTH)
+        ep->st.drop_auth++;
+    else
+        ep->st.drop_malformed++;
+}
+
 /* One datagram in a pool buffer (4-byte aligned, as libsrtp wants). */
 static void handle(hc_endpoint_t *ep, hc_pkt_t *p, uint64_t now_us)
 {
@@ -1047,12 +1058,7 @@ static void handle(hc_endpoint_t *ep, hc_pkt_t *p, uint64_t now_us)
     if (hc_rtcp_is_rtcp(p->data, p->len)) {
         int n = hc_srtp_unprotect_rtcp(&ep->rx_srtp, p->data, p->len);
         if (n < 0) {
-            if (n == -HC_EREPLAY)
-                ep->st.drop_replay++;
-            else if (n == -HC_EAUTH)
-                ep->st.drop_auth++;
-            else
-                ep->st.drop_malformed++;
+            count_unprotect_error(ep, n);
             return;
         }
         rx_rtcp(ep, p->data, (size_t)n, now_us);
@@ -1069,12 +1075,7 @@ static void handle(hc_endpoint_t *ep, hc_pkt_t *p, uint64_t now_us)
     }
     int n = hc_srtp_unprotect(&ep->rx_srtp, p->data, p->len);
     if (n < 0) {
-        if (n == -HC_EREPLAY)
-            ep->st.drop_replay++;
-        else if (n == -HC_EAUTH)
-            ep->st.drop_auth++;
-        else
-            ep->st.drop_malformed++;
+        count_unprotect_error(ep, n);
         return;
     }
     hc_rtp_hdr_t h;
