@@ -139,6 +139,25 @@ static uint64_t elapsed(uint64_t now, uint64_t since)
     return now > since ? now - since : 0;
 }
 
+/* Since when the target has stayed at each better rung's entry rate, and
+ * at twice the next one's. A timestamp of 0 means "not now"; now is
+ * nudged to 1 so that a clock starting at 0 still counts. */
+static void track_fit(hc_ladder_t *l, uint32_t target, uint64_t now)
+{
+    uint64_t t = now ? now : 1;
+    for (unsigned k = l->cur; k < l->nsteps; k++) l->fit_since[k] = 0; /* untracked */
+    for (unsigned k = 0; k < l->cur; k++) {
+        if (target < l->step[k].enter_bps)
+            l->fit_since[k] = 0;
+        else if (!l->fit_since[k])
+            l->fit_since[k] = t;
+    }
+    if (l->cur == 0 || (uint64_t)target < 2ull * l->step[l->cur - 1].enter_bps)
+        l->surplus_since = 0;
+    else if (!l->surplus_since)
+        l->surplus_since = t;
+}
+
 /* Best rung from `from` on whose rate the target can hold. */
 static unsigned fit_from(const hc_ladder_t *l, unsigned from, uint32_t target)
 {
@@ -183,17 +202,20 @@ int hc_ladder_update(hc_ladder_t *l, uint32_t target, uint64_t now, hc_ladder_ou
         } else {
             l->below = false;
         }
+        track_fit(l, target, now);
         if (l->cur == prev && l->cur > 0 && target >= l->step[l->cur - 1].enter_bps) {
             if (!l->above) {
                 l->above = true;
                 l->above_since = now;
-                l->above_min = target;
             }
-            if (target < l->above_min) l->above_min = target;
-            if (elapsed(now, l->above_since) >= l->up_hold_us) {
-                /* the best rung the whole hold could enter */
+            bool held = elapsed(now, l->above_since) >= l->up_hold_us;
+            bool surplus = l->surplus_since && elapsed(now, l->surplus_since) >= l->cfg.up_hold_us;
+            if (held || surplus) {
+                /* the best rung the rate has held for the base hold */
                 unsigned k = l->cur - 1;
-                while (k > 0 && l->above_min >= l->step[k - 1].enter_bps) k--;
+                while (k > 0 && l->fit_since[k - 1] &&
+                       elapsed(now, l->fit_since[k - 1]) >= l->cfg.up_hold_us)
+                    k--;
                 l->cur = k;
                 l->above = false;
                 l->last_up = now;

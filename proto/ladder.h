@@ -16,13 +16,15 @@
  *   straight to the best rung the rate can hold (several at once);
  * - up only after the rate has stayed at least up_margin_pct (15 %) above
  *   the next rung's minimum for up_hold (2 s), and then straight to the
- *   best rung the lowest rate of that hold enters (a cellular link that
- *   comes back from 0.6 to 2.5 Mbit/s gets 720p in one step, not after a
- *   rung per hold);
+ *   best rung the rate has stayed above for the last 2 s (a cellular link
+ *   that comes back from 0.6 to 2.5 Mbit/s gets 720p in one step, not
+ *   after a rung per hold);
  * - a step up that is followed by a step down within 5 s doubles the up
  *   hold (up to 32 s); each 60 s without a step down halves it again. A
  *   rate that oscillates around a threshold therefore cannot make the
- *   encoder flap.
+ *   encoder flap. A rate that has stayed at twice the next rung's entry
+ *   for 2 s is no oscillation around it: it steps up without waiting out
+ *   a backed-off hold (a link back from an outage is not kept small).
  *
  * Rungs are resolutions (width, height, minimum and maximum bitrate at
  * 30 fps) combined with frame rates; a rung's bitrates scale linearly with
@@ -114,9 +116,10 @@ typedef struct hc_ladder {
     unsigned nsteps, cur;
     bool started, below, above, backoff_armed;
     uint64_t below_since, above_since, last_up, calm_since;
-    uint32_t above_min;  /* lowest target since above_since */
-    uint32_t up_hold_us; /* current, after back-off */
-    unsigned changes;    /* rung changes so far */
+    uint64_t surplus_since;                  /* target >= 2x the next rung's entry since (0: not) */
+    uint64_t fit_since[HC_LADDER_MAX_STEPS]; /* target >= step's entry since (0: not) */
+    uint32_t up_hold_us;                     /* current, after back-off */
+    unsigned changes;                        /* rung changes so far */
 } hc_ladder_t;
 
 typedef struct hc_ladder_out {

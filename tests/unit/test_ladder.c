@@ -234,6 +234,43 @@ START_TEST(backoff_resets)
 }
 END_TEST
 
+/* A backed-off hold keeps a picture from flapping at a threshold, not a
+ * link that came back with plenty of room from staying small. */
+START_TEST(surplus_skips_backoff)
+{
+    hc_ladder_t l = mk(HC_LADDER_RES_FIRST);
+    upd(&l, 150000, 0); /* 180p30 */
+    ck_assert_uint_eq(l.step[l.cur].height, 180);
+    /* flap twice at 360p's entry (402k): the hold backs off to 8 s */
+    for (int i = 0; i < 2; i++) {
+        uint64_t t0 = (uint64_t)i * 20 * S + 200000;
+        hold(&l, 420000, t0, t0 + l.up_hold_us + 400000);
+        ck_assert_uint_eq(l.step[l.cur].height, 360);
+        upd(&l, 150000, t0 + l.up_hold_us + 600000);
+        ck_assert_uint_eq(l.step[l.cur].height, 180);
+    }
+    ck_assert_uint_eq(l.up_hold_us, 8000000);
+    /* 450k is no clear surplus over 402k: the 8 s hold applies */
+    hc_ladder_out_t o = hold(&l, 450000, 50 * S, 57 * S);
+    ck_assert_uint_eq(o.height, 180);
+    o = hold(&l, 450000, 57 * S, 58 * S + 200000);
+    ck_assert_uint_eq(o.height, 360);
+    upd(&l, 150000, 59 * S); /* the third failed step: 16 s */
+    ck_assert_uint_eq(l.up_hold_us, 16000000);
+    /* the link comes back at 3 Mbit/s: twice 360p's entry for 2 s, and
+     * 720p's entry too: straight to 720p after 2 s, not 16 */
+    o = hold(&l, 3000000, 60 * S, 62 * S - 1);
+    ck_assert_uint_eq(o.height, 180);
+    o = upd(&l, 3000000, 62 * S);
+    ck_assert_uint_eq(o.height, 720);
+    /* a step down forgets how long the better rungs fitted */
+    upd(&l, 150000, 63 * S);
+    ck_assert_uint_eq(l.step[l.cur].height, 180);
+    o = hold(&l, 3000000, 63 * S + 200000, 65 * S);
+    ck_assert_uint_eq(o.height, 180);
+}
+END_TEST
+
 /* consult, diagnostic video: resolution stays, frame rate goes, then stills */
 START_TEST(diagnostic_stills)
 {
@@ -453,6 +490,7 @@ static Suite *suite(void)
     tcase_add_test(tc, step_up_after_hold);
     tcase_add_test(tc, no_flapping);
     tcase_add_test(tc, backoff_resets);
+    tcase_add_test(tc, surplus_skips_backoff);
     tcase_add_test(tc, diagnostic_stills);
     tcase_add_test(tc, conference_off);
     tcase_add_test(tc, allocate_args);
