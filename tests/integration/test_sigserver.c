@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 static hc_sigserver_t *srv;
 static sigtest_state_t st;
@@ -347,30 +348,46 @@ START_TEST(message_flood)
                                      sigtest_token(HC_SIG_ROLE_ADMIN, NULL, NULL, 600, NULL)),
                      0);
     const char *ping = "{\"type\":\"ping\",\"id\":1}";
-    for (int i = 0; i < 200; i++) hc_sigclient_send_raw(c, ping, strlen(ping));
     hc_sig_msg_t *rep = msg_alloc(HC_SIG_NONE);
-    int pongs = 0, limited = 0;
-    /* until the relay closes the connection (a loaded machine may be slow) */
-    while (hc_sigclient_recv(c, rep, 5000) == 0) {
-        if (rep->type == HC_SIG_PONG) pongs++;
-        if (rep->type == HC_SIG_ERROR) {
-            ck_assert_int_eq(rep->error.code, HC_EAGAIN);
-            ck_assert_str_eq(rep->error.reason, "rate limit");
-            ck_assert_uint_eq(rep->error.id, 1);
-            limited++;
+    int pongs = 0, limited = 0, sent = 0, rc = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* Rounds of 100 pings, each followed by what came back, until the
+     * relay closes the connection: a loaded machine may deliver a round
+     * so slowly that the bucket refills, but not round after round. */
+    while (rc != -HC_ECLOSED && sent < 5000) {
+        for (int i = 0; i < 100; i++)
+            if (hc_sigclient_send_raw(c, ping, strlen(ping)) == 0) sent++;
+        while ((rc = hc_sigclient_recv(c, rep, 300)) == 0) {
+            if (rep->type == HC_SIG_PONG) pongs++;
+            if (rep->type == HC_SIG_ERROR) {
+                ck_assert_int_eq(rep->error.code, HC_EAGAIN);
+                ck_assert_str_eq(rep->error.reason, "rate limit");
+                ck_assert_uint_eq(rep->error.id, 1);
+                limited++;
+            }
+            hc_sig_msg_fini(rep);
         }
-        hc_sig_msg_fini(rep);
     }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     /* about the burst passes (the hello took a token too), then a second's
-     * worth of refusals, then close */
+     * worth of refusals, then close; the bucket refills 20 per second */
     hc_sigclient_counters_t ck;
     hc_sigclient_counters(c, &ck);
-    ck_assert_msg(pongs >= 35, "pongs %d limited %d rx %llu bad %llu tx %llu state %d close %d",
-                  pongs, limited, (unsigned long long)ck.rx_msgs, (unsigned long long)ck.rx_bad,
-                  (unsigned long long)ck.tx_msgs, hc_sigclient_state(c),
-                  hc_sigclient_close_status(c, NULL, 0));
-    ck_assert_int_le(pongs, 60);
-    ck_assert_int_ge(limited, 1);
+    hc_sigserver_counters_t sk;
+    hc_sigserver_counters(srv, &sk);
+    char why[300];
+    snprintf(why, sizeof why,
+             "sent %d in %.1f s: pongs %d limited %d; client rx %llu bad %llu tx %llu state %d "
+             "close %d; relay rx %llu",
+             sent, secs, pongs, limited, (unsigned long long)ck.rx_msgs,
+             (unsigned long long)ck.rx_bad, (unsigned long long)ck.tx_msgs, hc_sigclient_state(c),
+             hc_sigclient_close_status(c, NULL, 0), (unsigned long long)sk.rx_msgs);
+    ck_assert_msg(rc == -HC_ECLOSED, "not closed: %s", why);
+    ck_assert_msg(pongs >= 35, "%s", why);
+    ck_assert_msg(pongs <= 41 + 20 * (int)(secs + 1.0), "%s", why);
+    ck_assert_msg(limited >= 1, "%s", why);
     ck_assert_int_eq(wait_closed(c, 3000), 1008);
     ck_assert_uint_ge(rejects(HC_SIGSERVER_REJ_RATE), 20);
     ck_assert_uint_eq(rejects(HC_SIGSERVER_REJ_RATE_CLOSE), 1);
@@ -884,7 +901,9 @@ START_TEST(tls_generated_cert)
     ck_assert(sigtest_wait_counter(srv, conns_at_most, &zero, 3000));
     hc_sigserver_counters_t k;
     hc_sigserver_counters(srv, &k);
-    ck_assert_uint_ge(k.accepted, 4);
+    /* the client that refuses the certificate may be gone before its
+     * socket is looked at; the three that finished the handshake count */
+    ck_assert_uint_ge(k.accepted, 3);
     ck_assert_uint_eq(k.websockets, 0);
     /* plain ws to a TLS port fails */
     hc_sigclient_t *c = NULL;
