@@ -15,7 +15,9 @@
 #include <string.h>
 
 enum { S_EMPTY = 0, S_PRESENT, S_MISSING, S_REL_PRESENT, S_REL_MISSING, S_REL_LATE };
-enum { F_MARKER = 1, F_KEY = 2, F_GAVEUP = 4 };
+/* F_DEFER: a missing packet of a frame that may be held (alone_hold_us):
+ * not asked for yet, looked at again at nack_us (the frame's playout). */
+enum { F_MARKER = 1, F_KEY = 2, F_GAVEUP = 4, F_DEFER = 8 };
 
 /* RFC 3550 A.1 uses 3000 forward and 100 behind; behind, a NACKed
  * retransmission can legitimately be a few hundred packets old, so the
@@ -181,6 +183,7 @@ void hc_jbuf_cfg_default(hc_jbuf_cfg_t *cfg, bool video)
     cfg->initial_rtt_us = 100000;
     cfg->freeze_us = 200000;
     cfg->max_nacks = 10;
+    cfg->alone_hold_us = video ? 4000000 : 0;
 }
 
 int hc_jbuf_init(hc_jbuf_t *j, const hc_jbuf_cfg_t *cfg, hc_jbuf_slot_t *slots, size_t n)
@@ -188,7 +191,8 @@ int hc_jbuf_init(hc_jbuf_t *j, const hc_jbuf_cfg_t *cfg, hc_jbuf_slot_t *slots, 
     if (!j || !cfg || !slots) return -HC_EINVAL;
     if (n < HC_JBUF_MIN_SLOTS || n > HC_JBUF_MAX_SLOTS || (n & (n - 1)) != 0) return -HC_EINVAL;
     if (cfg->clock_rate < 1000 || cfg->min_delay_us > cfg->max_delay_us ||
-        cfg->max_delay_us > 10000000 || cfg->reorder_wait_us > 1000000)
+        cfg->max_delay_us > 10000000 || cfg->reorder_wait_us > 1000000 ||
+        cfg->alone_hold_us > 30000000)
         return -HC_EINVAL;
     memset(j, 0, sizeof(*j));
     memset(slots, 0, n * sizeof(*slots));
@@ -363,9 +367,12 @@ int hc_jbuf_insert(hc_jbuf_t *j, const hc_jbuf_pkt_t *p, uint64_t now_us)
         j->base_valid = true;
         j->base_cur = j->base_prev = x;
         j->base_win_us = now;
-    } else if (ext > j->highest && (x - base(j) > rebase || base(j) - x > rebase)) {
+    } else if (ext > j->highest && ts != j->ts_hi &&
+               (x - base(j) > rebase || base(j) - x > rebase)) {
         /* Timestamps jumped (or the path's delay grew beyond any use):
-         * map them afresh and give back what was timed the old way. */
+         * map them afresh and give back what was timed the old way. Judged
+         * on a frame's first packet only: the rest of a big frame on a
+         * thin link (a still) comes later by its own size, not by a jump. */
         j->ts_origin = ts;
         j->base_cur = j->base_prev = now;
         j->base_win_us = now;
@@ -595,21 +602,46 @@ static int pop_flush(hc_jbuf_t *j, hc_jbuf_frame_t *f, hc_jbuf_pkt_t *pkts, size
     return 0;
 }
 
-static int pop_video(hc_jbuf_t *j, int64_t now, hc_jbuf_frame_t *f, hc_jbuf_pkt_t *pkts, size_t cap)
+/* No packet of a frame later than ts has arrived (see alone_hold_us). */
+static bool alone(const hc_jbuf_t *j, int64_t ts)
 {
-    int64_t s0 = first_present(j, j->head, j->highest);
-    if (s0 > j->highest) return 0;
-    const hc_jbuf_slot_t *a = at(j, s0);
-    int64_t ts = a->ts;
-    bool key = (a->flags & F_KEY) != 0;
-    span_t sp = video_span(j, s0, j->highest + 1);
-    bool start_known = (s0 == j->head && j->boundary_known) || key;
-    bool complete = start_known && sp.end_known && !sp.holes;
+    const hc_jbuf_slot_t *h = at(j, j->highest);
+    return h->state == S_PRESENT && h->ts == ts;
+}
+
+typedef struct vhead {
+    int64_t s0, ts, play, due; /* first present packet; due: play, or later when held */
+    span_t sp;
+    bool key, complete, first;
+} vhead_t;
+
+/* The video frame at the head of the buffer, or false when none is. */
+static bool video_head(const hc_jbuf_t *j, vhead_t *v)
+{
+    v->s0 = first_present(j, j->head, j->highest);
+    if (v->s0 > j->highest) return false;
+    const hc_jbuf_slot_t *a = at(j, v->s0);
+    v->ts = a->ts;
+    v->key = (a->flags & F_KEY) != 0;
+    v->sp = video_span(j, v->s0, j->highest + 1);
+    bool start_known = (v->s0 == j->head && j->boundary_known) || v->key;
+    v->complete = start_known && v->sp.end_known && !v->sp.holes;
     /* The very first frame of a stream joined mid-way: whole as far as
      * we can tell, but undecodable without a keyframe. */
-    bool first = !complete && !j->released_any && s0 == j->head && sp.end_known && !sp.holes;
-    int64_t play = playout(j, ts);
-    if (now < play) return 0;
+    v->first =
+        !v->complete && !j->released_any && v->s0 == j->head && v->sp.end_known && !v->sp.holes;
+    v->play = v->due = playout(j, v->ts);
+    if (!v->complete && !v->first && alone(j, v->ts)) v->due += j->cfg.alone_hold_us;
+    return true;
+}
+
+static int pop_video(hc_jbuf_t *j, int64_t now, hc_jbuf_frame_t *f, hc_jbuf_pkt_t *pkts, size_t cap)
+{
+    vhead_t v;
+    if (!video_head(j, &v) || now < v.due) return 0;
+    int64_t s0 = v.s0, ts = v.ts, play = v.play;
+    bool key = v.key, complete = v.complete, first = v.first;
+    span_t sp = v.sp;
     if (count_present(j, j->head, sp.end) > cap) return -HC_ENOSPC;
 
     memset(f, 0, sizeof(*f));
@@ -703,6 +735,13 @@ int hc_jbuf_pop_frame(hc_jbuf_t *j, uint64_t now_us, hc_jbuf_frame_t *f, hc_jbuf
     return j->cfg.video ? pop_video(j, now, f, pkts, cap) : pop_audio(j, now, f, pkts, cap);
 }
 
+/* When a missing packet is next looked at for a NACK. */
+static int64_t nack_due(const hc_jbuf_t *j, const hc_jbuf_slot_t *q, int64_t iv)
+{
+    if (q->flags & F_DEFER) return q->nack_us;
+    return q->nacks ? q->nack_us + iv : q->time_us + j->cfg.reorder_wait_us;
+}
+
 int hc_jbuf_nacks(hc_jbuf_t *j, uint64_t now_us, uint16_t *out, size_t max)
 {
     if (!j || (!out && max)) return -HC_EINVAL;
@@ -714,13 +753,25 @@ int hc_jbuf_nacks(hc_jbuf_t *j, uint64_t now_us, uint16_t *out, size_t max)
     for (int64_t s = max64(j->head, j->flush_to); s <= j->highest; s++) {
         hc_jbuf_slot_t *q = at(j, s);
         if (q->state != S_MISSING || (q->flags & F_GAVEUP)) continue;
-        int64_t due = q->nacks ? q->nack_us + iv : q->time_us + j->cfg.reorder_wait_us;
-        if (now < due) continue;
+        if (now < nack_due(j, q, iv)) continue;
+        q->flags &= (uint8_t)~F_DEFER;
         if (np < s) np = first_present(j, s + 1, j->highest);
         if (np > j->highest) break;
         /* The packet belongs to the frame of the next present packet or
-         * to an earlier one: that frame's playout time bounds its use. */
-        int64_t deadline = playout(j, at(j, np)->ts);
+         * to an earlier one: that frame's playout time bounds its use
+         * (or the end of its hold, once it is held: nothing newer behind
+         * it at its playout time). */
+        int64_t nts = at(j, np)->ts;
+        int64_t play = playout(j, nts), deadline = play;
+        bool may_hold = j->cfg.video && j->cfg.alone_hold_us && alone(j, nts);
+        if (may_hold && now >= play) deadline += j->cfg.alone_hold_us;
+        if (q->nacks < j->cfg.max_nacks && now + j->rtt_us > deadline && may_hold && now < play) {
+            /* Too late for its playout time, but the frame may be held
+             * past it: decide then. */
+            q->flags |= F_DEFER;
+            q->nack_us = play;
+            continue;
+        }
         if (q->nacks >= j->cfg.max_nacks || now + j->rtt_us > deadline) {
             q->flags |= F_GAVEUP;
             j->st.nacks_given_up++;
@@ -744,11 +795,14 @@ uint64_t hc_jbuf_next_event_us(const hc_jbuf_t *j)
     if (!j || !j->started) return UINT64_MAX;
     if (j->flush_to > j->head) return 0;
     int64_t ev = INT64_MAX;
-    if (j->head <= j->highest) {
+    vhead_t v;
+    if (j->cfg.video) {
+        if (j->head <= j->highest && video_head(j, &v)) ev = v.due;
+    } else if (j->head <= j->highest) {
         int64_t s0 = first_present(j, j->head, j->highest);
         if (s0 <= j->highest) {
             int64_t ts = at(j, s0)->ts;
-            if (!j->cfg.video && s0 > j->head && j->last_rel_valid)
+            if (s0 > j->head && j->last_rel_valid)
                 ts = j->last_rel_ts + (ts - j->last_rel_ts) / (s0 - j->head + 1);
             ev = playout(j, ts);
         }
@@ -758,8 +812,7 @@ uint64_t hc_jbuf_next_event_us(const hc_jbuf_t *j)
         for (int64_t s = j->head; s <= j->highest; s++) {
             const hc_jbuf_slot_t *q = at(j, s);
             if (q->state != S_MISSING || (q->flags & F_GAVEUP)) continue;
-            int64_t due = q->nacks ? q->nack_us + iv : q->time_us + j->cfg.reorder_wait_us;
-            ev = min64(ev, due);
+            ev = min64(ev, nack_due(j, q, iv));
         }
     }
     if (ev == INT64_MAX) return UINT64_MAX;

@@ -44,7 +44,14 @@
  * senders that forget the marker). A frame not complete at its playout
  * time is released as LOST; from then on every frame is DEPENDENT (all P
  * frames are assumed to reference their predecessor) until a keyframe is
- * released, and hc_jbuf_need_keyframe() is true. Audio: every packet is a
+ * released, and hc_jbuf_need_keyframe() is true. An incomplete frame with
+ * nothing newer behind it (no packet of a later frame has arrived) is not
+ * given up at its playout time but held up to alone_hold_us longer, its
+ * missing packets still NACKed: pieces of it would show nothing, and on a
+ * thin link a big frame with nothing after it (a consult's stills, one
+ * every few seconds) takes longer than the playout delay to arrive and
+ * be repaired; it is shown when whole, late. A packet of a later frame
+ * ends the hold. Audio: every packet is a
  * frame; a missing packet is released at its interpolated playout time as
  * CONCEAL, for the decoder's loss concealment.
  *
@@ -85,6 +92,8 @@ typedef struct hc_jbuf_cfg {
     uint32_t initial_rtt_us;  /* RTT until hc_jbuf_on_rtt() is called (100 ms) */
     uint32_t freeze_us;       /* longer than this without a video frame is a freeze (200 ms) */
     uint32_t max_nacks;       /* requests per missing packet (10) */
+    uint32_t alone_hold_us;   /* video: an incomplete frame with nothing newer behind it
+                               * waits this long past its playout time (4 s; 0: never) */
 } hc_jbuf_cfg_t;
 
 /* One packet going in or coming out. */

@@ -209,7 +209,11 @@ START_TEST(nack_timing_and_give_up)
     uint64_t times[8];
     int nn = 0;
     uint64_t deadline = 0;
+    bool next = false;
     for (uint64_t t = detect; t < 400000; t += 100) {
+        /* the next frame comes: frame 1 is not the newest (no hold) */
+        if (!next && t >= 2 * FI + 2000)
+            next = ins(&j, 6, 2 * TPF, true, false, t) == HC_JBUF_STORED;
         int r = hc_jbuf_nacks(&j, t, n, 8);
         ck_assert_int_ge(r, 0);
         if (r) {
@@ -523,15 +527,75 @@ START_TEST(lost_tail)
             got++;
         }
     ck_assert_uint_eq(got, 6);
-    /* a frame lost with no later packet: its tail arriving afterwards is late */
-    ck_assert_int_eq(ins(&j, 13, 6 * TPF, false, false, 6 * FI), HC_JBUF_STORED); /* 14 missing */
-    ck_assert_int_eq(ins(&j, 13, 6 * TPF, false, false, 6 * FI), HC_JBUF_DUPLICATE);
-    while (pop(&j, 1000000, &f) == 1) ck_assert_int_eq(f.status, HC_JBUF_FRAME_LOST);
-    ck_assert_int_eq(ins(&j, 14, 6 * TPF, true, false, 1000000), HC_JBUF_LATE);
-    put_frame(&j, 15, 40 * TPF, 2, true, 40 * FI);
-    ck_assert_int_eq(pop(&j, 2000000, &f), 1);
+    /* a keyframe with nothing after it and its tail missing: held past
+     * its playout time (pieces would show nothing), shown late when the
+     * tail comes within the hold */
+    ck_assert_int_eq(ins(&j, 13, 6 * TPF, false, true, 6 * FI), HC_JBUF_STORED); /* 14 missing */
+    ck_assert_int_eq(ins(&j, 13, 6 * TPF, false, true, 6 * FI), HC_JBUF_DUPLICATE);
+    ck_assert_int_eq(pop(&j, 1000000, &f), 0);
+    uint64_t due = hc_jbuf_next_event_us(&j);
+    ck_assert_uint_gt(due, 6 * FI + 4000000);
+    ck_assert_uint_le(due, 6 * FI + 4000000 + 400000);
+    ck_assert_int_eq(ins(&j, 14, 6 * TPF, true, false, 1000000), HC_JBUF_STORED);
+    ck_assert_int_eq(pop(&j, 1000000, &f), 1);
     ck_assert_int_eq(f.status, HC_JBUF_FRAME_OK);
-    ck_assert_uint_eq(g_out[0].seq, 15);
+    ck_assert(f.late);
+    ck_assert_uint_eq(f.npkts, 2);
+    /* the same past the hold: given up, and its tail is late */
+    ck_assert_int_eq(ins(&j, 15, 40 * TPF, false, true, 40 * FI), HC_JBUF_STORED);
+    ck_assert_int_eq(pop(&j, 40 * FI + 3000000, &f), 0);
+    ck_assert_int_eq(pop(&j, 40 * FI + 4500000, &f), 1);
+    ck_assert_int_eq(f.status, HC_JBUF_FRAME_LOST);
+    ck_assert_int_eq(ins(&j, 16, 40 * TPF, true, false, 40 * FI + 4500000), HC_JBUF_LATE);
+    /* a packet of a later frame ends a hold at once */
+    ck_assert_int_eq(ins(&j, 17, 200 * TPF, false, true, 200 * FI), HC_JBUF_STORED);
+    ck_assert_int_eq(pop(&j, 200 * FI + 1000000, &f), 0);
+    put_frame(&j, 19, 201 * TPF, 1, false, 200 * FI + 1000000);
+    ck_assert_int_eq(pop(&j, 200 * FI + 1000000, &f), 1);
+    ck_assert_int_eq(f.status, HC_JBUF_FRAME_LOST);
+    ck_assert_int_eq(hc_jbuf_check(&j), 0);
+}
+END_TEST
+
+/* A big keyframe with nothing after it (a still) and a hole: with an RTT
+ * longer than the time to its playout, the hole is not asked for before
+ * the frame is held (nor given up), then asked for and repaired, and the
+ * frame shown late and whole. */
+START_TEST(held_frame_nacked)
+{
+    hc_jbuf_t j;
+    hc_jbuf_frame_t f;
+    uint16_t n[8];
+    vinit(&j, true);
+    hc_jbuf_on_rtt(&j, 400000);
+    put_frame(&j, 0, 0, 2, true, 0);
+    while (pop(&j, 1000000, &f) == 1) ck_assert_int_eq(f.status, HC_JBUF_FRAME_OK);
+    /* the still: 10 packets over 600 ms, the 4th lost */
+    for (uint16_t k = 0; k < 10; k++)
+        if (k != 3)
+            ck_assert_int_eq(
+                ins(&j, (uint16_t)(2 + k), 60 * TPF, k == 9, k == 0, 2000000 + (uint64_t)k * 60000),
+                HC_JBUF_STORED);
+    uint64_t t = 2000000, first_nack = 0;
+    for (; t < 8000000 && !first_nack; t += 1000) {
+        int r = hc_jbuf_nacks(&j, t, n, 8);
+        ck_assert_int_ge(r, 0);
+        if (r) {
+            ck_assert_int_eq(r, 1);
+            ck_assert_uint_eq(n[0], 5);
+            first_nack = t;
+        }
+        ck_assert_int_eq(pop(&j, t, &f), 0); /* held, not given up in pieces */
+    }
+    ck_assert_uint_gt(first_nack, 0);
+    ck_assert_uint_eq(stats(&j).nacks_given_up, 0);
+    /* the retransmission comes one RTT later: the frame goes out whole */
+    ck_assert_int_eq(ins(&j, 5, 60 * TPF, false, false, first_nack + 400000), HC_JBUF_STORED);
+    ck_assert_int_eq(pop(&j, first_nack + 400000, &f), 1);
+    ck_assert_int_eq(f.status, HC_JBUF_FRAME_OK);
+    ck_assert(f.late);
+    ck_assert_uint_eq(f.npkts, 10);
+    ck_assert_uint_eq(stats(&j).packets_recovered, 1);
     ck_assert_int_eq(hc_jbuf_check(&j), 0);
 }
 END_TEST
@@ -897,6 +961,7 @@ static Suite *suite(void)
     tcase_add_test(tc, delay_includes_rtt);
     tcase_add_test(tc, lost_dependent_keyframe);
     tcase_add_test(tc, lost_tail);
+    tcase_add_test(tc, held_frame_nacked);
     tcase_add_test(tc, whole_frame_missing);
     tcase_add_test(tc, late_frame);
     tcase_add_test(tc, freeze);
