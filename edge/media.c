@@ -127,6 +127,41 @@ static int io_padding(hc_edge_media_t *m, const hc_sender_out_t *o, uint64_t now
     return -HC_EUNSUPPORTED;
 }
 
+/* A keyframe's last packet with nothing sent after it: its loss shows
+ * at the receiver only when the next frame comes, seconds later for a
+ * consult's stills. Resend it once, unasked, 1.5 RTTs later (at least
+ * TAIL_PROBE_MIN_US) unless the stream has sent a packet since; a lost
+ * tail then shows as a gap and the rest is NACKed. At 30 fps the next
+ * frame always comes first and nothing is resent. */
+#define TAIL_PROBE_MIN_US 50000u
+static void arm_tail_probe(hc_edge_media_t *m, media_pub_t *p, const hc_sender_out_t *o,
+                           uint16_t seq, uint64_t now)
+{
+    p->tail_armed =
+        p->kind == HC_EDGE_VIDEO && o->marker && o->keyframe && p->rtx_ssrc && m->cfg.repair;
+    if (!p->tail_armed) return;
+    uint64_t wait = (uint64_t)m->rtt_us * 3 / 2;
+    p->tail_seq = seq;
+    p->tail_due_us = now + (wait > TAIL_PROBE_MIN_US ? wait : TAIL_PROBE_MIN_US);
+}
+
+/* Fire the tail probes that are due; the earliest one still waiting. */
+static uint64_t run_tail_probes(hc_edge_media_t *m, uint64_t now)
+{
+    uint64_t next = UINT64_MAX;
+    for (int i = 0; i < m->npub; i++) {
+        media_pub_t *p = m->pub[i];
+        if (!p->tail_armed || !p->eps) continue;
+        if (now < p->tail_due_us) {
+            if (p->tail_due_us < next) next = p->tail_due_us;
+            continue;
+        }
+        p->tail_armed = false;
+        (void)hc_endpoint_resend(m->ep, p->eps, p->tail_seq, now);
+    }
+    return next;
+}
+
 static int io_send(void *ud, const hc_sender_out_t *o, uint64_t now, int32_t *twcc, uint32_t *wire)
 {
     hc_edge_media_t *m = ud;
@@ -163,6 +198,7 @@ static int io_send(void *ud, const hc_sender_out_t *o, uint64_t now, int32_t *tw
     }
     if (rc < 0) return rc;
     p->next_seq = (uint16_t)(rc + 1);
+    arm_tail_probe(m, p, o, (uint16_t)rc, now);
     return 0;
 }
 
@@ -284,11 +320,14 @@ static void media_run(hc_loop_t *loop, void *ud)
         hc_endpoint_stats_t es;
         hc_endpoint_stats(m->ep, &es);
         uint32_t rtt = (uint32_t)(es.rtt_ms * 1000.0);
+        m->rtt_us = rtt;
         hc_sender_set_rtt(m->sender, rtt);
         for (int i = 0; i < MEDIA_MAX_RECV; i++)
             if (m->recv[i].used) hc_receiver_on_rtt(m->recv[i].r, rtt);
     }
     uint64_t next = hc_sender_poll(m->sender, now);
+    uint64_t tail = run_tail_probes(m, now);
+    if (tail < next) next = tail;
     hc_sender_stats_t ss;
     hc_sender_stats(m->sender, &ss, now);
     atomic_store(&m->outage, !ss.link_up && ss.rtcp > 0);

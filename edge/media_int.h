@@ -31,6 +31,7 @@
 #include "edge/record.h"
 #include "edge/sender.h"
 #include "edge/vdec.h"
+#include "edge/still.h"
 #include "edge/venc.h"
 #include "relay/core/endpoint.h"
 #include "relay/core/loop.h"
@@ -67,6 +68,11 @@ typedef struct media_pub {
     hc_ep_stream_t *eps;
     uint16_t next_seq;
     uint8_t fec_k_applied;
+    /* tail probe: a keyframe's last packet, resent at tail_due_us unless
+     * the stream sends something after it (media.c) */
+    bool tail_armed;
+    uint16_t tail_seq;
+    uint64_t tail_due_us;
     hc_sender_stream_stats_t prev_st; /* for interval rates */
     /* shared with the encoder / capture thread (mu) */
     pthread_mutex_t mu;
@@ -84,6 +90,8 @@ typedef struct media_pub {
     bool th_running;
     /* encoder thread only */
     hc_venc_t *venc;
+    hc_still_t still;       /* stills mode's encoder (edge/still.h) */
+    uint64_t next_still_us; /* no still before this capture time */
     hc_vdec_t *vdec;
     uint32_t key_gen_seen;
     uint64_t last_enc_pts, last_still_us, base_pts;
@@ -137,6 +145,7 @@ struct hc_edge_media {
     pthread_mutex_t rec_mu;
     media_pub_t *rec_pub[HC_RECORD_MAX_STREAMS];
     uint64_t last_rtt_us, last_stats_us;
+    uint32_t rtt_us; /* last RTT from the relay's reports (loop thread) */
     /* call plumbing */
     pthread_mutex_t call_mu;
     pthread_cond_t call_cv;

@@ -149,22 +149,47 @@ static int ensure_venc(media_pub_t *p, const hc_sender_target_t *t, int w, int h
     return hc_venc_reconfigure(p->venc, w, h, fps, t->intra_refresh) < 0 ? -HC_ECODEC : 0;
 }
 
+/* A still (consult stills mode): the full-resolution picture under the
+ * budget 80 % of the interval's rate carries (edge/still.h), and the next
+ * one no sooner than the link needs to carry this one at that 80 % (so a
+ * still over budget delays the next instead of queueing behind it). */
+static void encode_still(media_pub_t *p, const hc_sender_target_t *t, const hc_venc_pic_t *pic,
+                         uint64_t pts_us, uint64_t wall_us, uint32_t seq)
+{
+    uint64_t rate = t->bitrate_bps ? t->bitrate_bps : 50000;
+    uint64_t iv_us = (uint64_t)(t->still_interval_ms ? t->still_interval_ms : 2000) * 1000u;
+    size_t budget = (size_t)(rate * iv_us / 1000000u * 8 / 10 / 8);
+    hc_venc_out_t o;
+    int rc = hc_still_encode(&p->still, pic, p->width & ~1, p->height & ~1, budget,
+                             p->stamp ? stamp_hook : NULL, &seq, &o);
+    if (rc < 0) {
+        atomic_fetch_add(&p->enc_errors, 1);
+        return;
+    }
+    uint64_t carry_us = (uint64_t)o.len * 8u * 1000000u * 10 / 8 / rate;
+    p->next_still_us = pts_us + (carry_us > iv_us ? carry_us : iv_us);
+    if (p->m->rec && p->rec_idx >= 0)
+        (void)hc_record_video(p->m->rec, p->rec_idx, o.au, o.len, o.keyframe, pts_us);
+    media_post_frame(p, true, o.au, o.len, rtp90k(p, pts_us), o.keyframe, HC_EP_PT_H264, 0, false,
+                     wall_us);
+    atomic_fetch_add(&p->encoded, 1);
+}
+
 /* Encode one I420 picture at the target's rung and post it. */
 static void encode_raw(media_pub_t *p, const hc_sender_target_t *t, const hc_venc_pic_t *pic,
                        uint64_t pts_us, uint64_t wall_us, uint32_t seq)
 {
+    if (t->stills) {
+        encode_still(p, t, pic, pts_us, wall_us, seq);
+        return;
+    }
+    if (p->still.enc) {
+        /* Back to video: the receiver's references are the stills now. */
+        hc_still_fini(&p->still);
+        if (p->venc) hc_venc_request_keyframe(p->venc);
+    }
     int w = t->width, h = t->height, fps = t->fps;
     uint32_t bps = t->bitrate_bps;
-    if (t->stills) {
-        /* A still: full resolution, one picture per interval. At a nominal
-         * 1 fps, twice the still's bits per second puts one still in the
-         * 500 ms rate-control buffer. */
-        w = p->width;
-        h = p->height;
-        fps = 1;
-        uint64_t bits = (uint64_t)t->bitrate_bps * t->still_interval_ms / 1000u;
-        bps = (uint32_t)(bits * 2 > 4000000 ? 4000000 : bits * 2);
-    }
     if (w < 16 || h < 16 || fps < 1) {
         w = p->width;
         h = p->height;
@@ -178,7 +203,7 @@ static void encode_raw(media_pub_t *p, const hc_sender_target_t *t, const hc_ven
     }
     hc_venc_set_bitrate(p->venc, bps ? bps : 50000);
     bool rec_key = atomic_exchange(&p->rec_key, false);
-    if (t->keyframe_gen != p->key_gen_seen || t->stills || rec_key) {
+    if (t->keyframe_gen != p->key_gen_seen || rec_key) {
         p->key_gen_seen = t->keyframe_gen;
         hc_venc_request_keyframe(p->venc);
     }
@@ -258,8 +283,7 @@ static void handle_frame(media_pub_t *p, const hc_cap_frame_t *f)
         return;
     }
     if (t.stills) {
-        if (p->last_still_us && pts < p->last_still_us + (uint64_t)t.still_interval_ms * 1000u)
-            return;
+        if (p->last_still_us && pts < p->next_still_us) return;
         p->last_still_us = pts;
     } else {
         p->last_still_us = 0;
@@ -315,6 +339,7 @@ int media_pub_new(hc_edge_media_t *m, const hc_edge_pub_cfg_t *cfg, media_pub_t 
                   size_t errcap)
 {
     media_pub_t *p = calloc(1, sizeof *p);
+    if (p) hc_still_init(&p->still);
     if (!p) return -HC_ENOMEM;
     p->m = m;
     snprintf(p->mid, sizeof p->mid, "%s", cfg->mid ? cfg->mid : "");
@@ -396,6 +421,7 @@ void media_pub_destroy(media_pub_t **pp)
     media_pub_stop(p);
     hc_capture_destroy(&p->cap);
     hc_venc_destroy(&p->venc);
+    hc_still_fini(&p->still);
     hc_vdec_destroy(&p->vdec);
     hc_aenc_destroy(&p->aenc);
     free(p->pend_buf);

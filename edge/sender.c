@@ -21,7 +21,7 @@ typedef struct spkt {
     uint16_t len;
     int8_t stream;
     uint8_t pt;
-    bool marker, has_level, voice;
+    bool marker, has_level, voice, key;
     uint8_t level;
     uint32_t ts;
     uint64_t wall;
@@ -391,6 +391,9 @@ static void allocate(hc_sender_t *s)
      * send: lower them before the estimator sees the delay. */
     double qf = q <= 100000 ? 1.0 : 1.0 - (double)(q - 100000) / 400000.0;
     if (qf < 0.5) qf = 0.5;
+    /* A still waits in the queue by design (bulk pacing, see below). */
+    for (int i = 0; i < s->n; i++)
+        if (s->st[i].cfg.video && s->st[i].lout.stills) qf = 1.0;
     for (int i = 0; i < s->n; i++) {
         sstream_t *ss = &s->st[i];
         hc_sender_target_t *t = &ss->tgt;
@@ -460,6 +463,12 @@ static void allocate(hc_sender_t *s)
         t->off = o.off;
         t->intra_refresh = s->rep.intra_refresh;
     }
+    /* Stills are paced at the estimate and kept until they are sent. */
+    bool bulk = false;
+    for (int i = 0; i < s->n; i++)
+        if (s->st[i].cfg.video && s->st[i].lout.stills) bulk = true;
+    hc_pacer_set_bulk(s->pacer, bulk);
+    hc_bwe_set_bursty(s->bwe, bulk);
 }
 
 int hc_sender_add(hc_sender_t *s, const hc_sender_stream_cfg_t *cfg)
@@ -557,6 +566,7 @@ int hc_sender_video(hc_sender_t *s, int idx, const uint8_t *au, size_t len, uint
         p->stream = (int8_t)idx;
         p->pt = ss->cfg.pt;
         p->marker = marker;
+        p->key = keyframe;
         p->has_level = false;
         p->ts = ts;
         p->wall = capture_wall_us;
@@ -603,6 +613,7 @@ int hc_sender_audio(hc_sender_t *s, int idx, const uint8_t *payload, size_t len,
     p->stream = (int8_t)idx;
     p->pt = pt;
     p->marker = false;
+    p->key = false;
     p->has_level = true;
     p->level = level;
     p->voice = voice;
@@ -750,6 +761,7 @@ static void send_one(hc_sender_t *s, const hc_pacer_pkt_t *pk)
     o.len = p->len;
     o.ts = p->ts;
     o.marker = p->marker;
+    o.keyframe = p->key;
     o.pt = p->pt;
     o.capture_wall_us = p->wall;
     o.has_level = p->has_level;
@@ -816,7 +828,9 @@ void hc_sender_target(const hc_sender_t *s, int idx, hc_sender_target_t *out)
 
 void hc_sender_want_keyframe(hc_sender_t *s, int idx)
 {
-    if (idx >= 0 && idx < s->n) want_key(s, &s->st[idx], true);
+    /* Every still is a keyframe already; asking for more would only send
+     * the next one before the link has carried the last. */
+    if (idx >= 0 && idx < s->n && !s->st[idx].lout.stills) want_key(s, &s->st[idx], true);
 }
 
 void hc_sender_stats(const hc_sender_t *s, hc_sender_stats_t *out, uint64_t now_us)

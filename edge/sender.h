@@ -64,6 +64,7 @@ typedef struct hc_sender_out {
     size_t len;             /* payload bytes (padding: bytes wanted on the wire) */
     uint32_t ts;
     bool marker;
+    bool keyframe; /* a packet of a keyframe */
     uint8_t pt;
     uint64_t capture_wall_us;
     bool has_level, voice;
@@ -198,7 +199,8 @@ uint64_t hc_sender_poll(hc_sender_t *s, uint64_t now_us);
 void hc_sender_flush(hc_sender_t *s, bool reset_bwe, uint64_t now_us);
 
 void hc_sender_target(const hc_sender_t *s, int idx, hc_sender_target_t *out);
-/* Ask for a keyframe on stream idx (keyframe_gen grows). */
+/* Ask for a keyframe on stream idx (keyframe_gen grows); ignored in
+ * stills mode, where every still is one. */
 void hc_sender_want_keyframe(hc_sender_t *s, int idx);
 
 void hc_sender_stats(const hc_sender_t *s, hc_sender_stats_t *out, uint64_t now_us);

@@ -87,7 +87,10 @@ static int open_codec(hc_venc_t *v, char *err, size_t errcap)
     int keyint = (int)((uint64_t)keyint_ms * (uint32_t)c->fps / 1000u);
     if (keyint < 2) keyint = 2;
     x->gop_size = keyint;
-    apply_rate(v, c->bitrate_bps);
+    if (c->qp > 0)
+        av_opt_set_int(x->priv_data, "qp", c->qp > 51 ? 51 : c->qp, 0);
+    else
+        apply_rate(v, c->bitrate_bps);
     av_opt_set(x->priv_data, "preset", v->preset, 0);
     av_opt_set(x->priv_data, "tune", "zerolatency", 0);
     av_opt_set(x->priv_data, "profile", v->profile, 0);
@@ -175,7 +178,7 @@ void hc_venc_destroy(hc_venc_t **pv)
 void hc_venc_set_bitrate(hc_venc_t *v, uint32_t bps)
 {
     v->cfg.bitrate_bps = bps;
-    if (!v->ctx) return;
+    if (!v->ctx || v->cfg.qp > 0) return;
     if (bps / 1000u != v->last_bps / 1000u) {
         apply_rate(v, bps);
         v->st.reconfigs++;

@@ -45,6 +45,8 @@ typedef struct hc_venc_cfg {
     const char *preset;  /* x264 preset; NULL: "veryfast" */
     const char *profile; /* NULL: "baseline" */
     int threads;         /* 0: 1 */
+    int qp;              /* 1..51: constant quantizer, no rate control (edge/still.h);
+                          * 0: the bitrate above */
 } hc_venc_cfg_t;
 
 /* An input picture (I420 planes, borrowed for the call). */

@@ -111,6 +111,7 @@ typedef struct cluster {
 
 struct hc_bwe {
     hc_bwe_cfg_t cfg;
+    bool bursty; /* hc_bwe_set_bursty() */
     rec_t *hist;
     size_t mask;
     hc_seq_unwrap_t su;
@@ -443,6 +444,7 @@ static void decrease(hc_bwe_t *b, uint64_t now)
 {
     double a1, a2, a;
     bool k1 = acked_rate(b, ACKED_SHORT, &a1), k2 = acked_rate(b, ACKED_WIN, &a2);
+    if (b->bursty && k1) k2 = false; /* the burst's rate, not the quiet before it */
     if (k1 && k2)
         a = a1 < a2 ? a1 : a2;
     else if (k2 || k1)
@@ -457,7 +459,7 @@ static void decrease(hc_bwe_t *b, uint64_t now)
      * queue/DRAIN_MS does that. */
     double f = BETA;
     double drain = 1.0 - b->qdelay_ms / DRAIN_MS;
-    if (drain < f) f = drain;
+    if (drain < f && !b->bursty) f = drain;
     if (f < DRAIN_FLOOR) f = DRAIN_FLOOR;
     double nb = a * f;
     if (nb < b->delay_bps) b->delay_bps = nb;
@@ -916,6 +918,11 @@ void hc_bwe_tick(hc_bwe_t *b, uint64_t now)
 }
 
 /* --- outputs --------------------------------------------------------------------- */
+
+void hc_bwe_set_bursty(hc_bwe_t *b, bool on)
+{
+    if (b) b->bursty = on;
+}
 
 void hc_bwe_request_probe(hc_bwe_t *b, uint32_t rate_bps)
 {

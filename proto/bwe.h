@@ -199,6 +199,14 @@ bool hc_bwe_probe_wanted(hc_bwe_t *b, uint64_t now_us, uint32_t *rate_bps);
  * congested. */
 void hc_bwe_request_probe(hc_bwe_t *b, uint32_t rate_bps);
 
+/* The sender sends rare, big bursts and little between them (a consult's
+ * stills, proto/ladder.h): the queue a burst builds drains by itself when
+ * the burst ends, and the delivery rate over 500 ms counts the quiet time
+ * before it. An overuse then decreases to BETA x the delivery rate of the
+ * last 100 ms only (the burst's: the link's capacity), without the queue
+ * drain factor, so each still does not cut the estimate to its floor. */
+void hc_bwe_set_bursty(hc_bwe_t *b, bool on);
+
 uint32_t hc_bwe_target_bps(const hc_bwe_t *b);
 void hc_bwe_state(const hc_bwe_t *b, hc_bwe_state_t *out);
 

@@ -9,6 +9,7 @@
 
 #define BACKOFF_WINDOW_US 5000000ull  /* a step down this soon after a step up */
 #define BACKOFF_RESET_US  60000000ull /* calm this long halves the up hold */
+#define STILL_SMOOTH_US   3000000.0   /* stills' rate: the target's 3 s average */
 
 void hc_ladder_cfg_default(hc_ladder_cfg_t *cfg, hc_ladder_mode_t mode)
 {
@@ -158,6 +159,23 @@ static void track_fit(hc_ladder_t *l, uint32_t target, uint64_t now)
         l->surplus_since = t;
 }
 
+/* The target averaged over STILL_SMOOTH_US while in stills; once per
+ * update (a second call at the same time changes nothing). Back in stills
+ * after a short spell of video, the average goes on from where it was
+ * (weighted by the time away): the dip that ended the spell is one
+ * sample, not the new rate. */
+static uint32_t still_average(hc_ladder_t *l, uint32_t target, uint64_t now)
+{
+    if (!l->still_us) {
+        l->still_bps = target;
+    } else {
+        double a = (double)elapsed(now, l->still_us) / STILL_SMOOTH_US;
+        l->still_bps += ((double)target - l->still_bps) * (a > 1.0 ? 1.0 : a);
+    }
+    l->still_us = now ? now : 1;
+    return (uint32_t)l->still_bps;
+}
+
 /* Best rung from `from` on whose rate the target can hold. */
 static unsigned fit_from(const hc_ladder_t *l, unsigned from, uint32_t target)
 {
@@ -202,8 +220,12 @@ int hc_ladder_update(hc_ladder_t *l, uint32_t target, uint64_t now, hc_ladder_ou
         } else {
             l->below = false;
         }
-        track_fit(l, target, now);
-        if (l->cur == prev && l->cur > 0 && target >= l->step[l->cur - 1].enter_bps) {
+        /* From stills, a step up goes by the stills' average rate (see
+         * below): each still swings the instantaneous one. */
+        uint32_t up = target;
+        if (l->cur == prev && l->step[l->cur].stills) up = still_average(l, target, now);
+        track_fit(l, up, now);
+        if (l->cur == prev && l->cur > 0 && up >= l->step[l->cur - 1].enter_bps) {
             if (!l->above) {
                 l->above = true;
                 l->above_since = now;
@@ -243,10 +265,14 @@ int hc_ladder_update(hc_ladder_t *l, uint32_t target, uint64_t now, hc_ladder_ou
     else
         out->bitrate_bps = s->max_bps;
     if (s->stills) {
-        /* One still's bits at 80 % of the rate (the rest for its
+        /* The target swings with every still the link carries (the
+         * estimator sees each as a burst), so stills go by its average:
+         * one still's bits at 80 % of that rate (the rest for its
          * retransmissions), every 1 to 10 s. */
+        uint32_t avg = still_average(l, target, now);
+        out->bitrate_bps = avg;
         uint64_t bits = (uint64_t)s->width * s->height * l->cfg.still_bits_per_kpx / 1000;
-        uint64_t ms = target ? bits * 1250 / target : 10000;
+        uint64_t ms = avg ? bits * 1250 / avg : 10000;
         out->still_interval_ms = (uint32_t)(ms < 1000 ? 1000 : ms > 10000 ? 10000 : ms);
     }
     return 0;

@@ -118,6 +118,8 @@ typedef struct hc_ladder {
     uint64_t below_since, above_since, last_up, calm_since;
     uint64_t surplus_since;                  /* target >= 2x the next rung's entry since (0: not) */
     uint64_t fit_since[HC_LADDER_MAX_STEPS]; /* target >= step's entry since (0: not) */
+    double still_bps;                        /* stills: the target smoothed over STILL_SMOOTH_US */
+    uint64_t still_us;                       /* its last update */
     uint32_t up_hold_us;                     /* current, after back-off */
     unsigned changes;                        /* rung changes so far */
 } hc_ladder_t;
@@ -125,7 +127,8 @@ typedef struct hc_ladder {
 typedef struct hc_ladder_out {
     uint16_t width, height;
     uint8_t fps;          /* 0 for stills and off */
-    uint32_t bitrate_bps; /* encoder target; 0 when off */
+    uint32_t bitrate_bps; /* encoder target; 0 when off; for stills the target's
+                           * 3 s average (each still swings the estimate) */
     unsigned step;        /* rung index, 0 = best */
     bool stills;          /* send a still every still_interval_ms, reliably */
     uint32_t still_interval_ms;

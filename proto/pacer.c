@@ -27,7 +27,8 @@ struct hc_pacer {
     size_t total;
     uint64_t bytes;
 
-    bool rate_set;
+    bool rate_set, bulk;
+    uint32_t target_bps;
     double pacing_bps;
     double debt; /* bytes */
     uint64_t last_us;
@@ -105,8 +106,16 @@ void hc_pacer_destroy(hc_pacer_t **pp)
 void hc_pacer_set_rate(hc_pacer_t *p, uint32_t target_bps)
 {
     if (!p) return;
-    p->pacing_bps = (double)target_bps * p->cfg.factor;
+    p->target_bps = target_bps;
+    p->pacing_bps = (double)target_bps * (p->bulk ? HC_PACER_BULK_FACTOR : p->cfg.factor);
     p->rate_set = target_bps > 0;
+}
+
+void hc_pacer_set_bulk(hc_pacer_t *p, bool on)
+{
+    if (!p || p->bulk == on) return;
+    p->bulk = on;
+    if (p->rate_set) hc_pacer_set_rate(p, p->target_bps);
 }
 
 uint32_t hc_pacer_pacing_bps(const hc_pacer_t *p)
@@ -129,7 +138,8 @@ static void drop_front_video(hc_pacer_t *p)
 static void drop_stale(hc_pacer_t *p, uint64_t now)
 {
     pring_t *v = &p->q[HC_PACER_VIDEO];
-    while (v->n && now - v->e[v->head].enqueue_us > p->cfg.max_queue_us) drop_front_video(p);
+    uint64_t max_age = p->bulk ? HC_PACER_BULK_QUEUE_US : p->cfg.max_queue_us;
+    while (v->n && now - v->e[v->head].enqueue_us > max_age) drop_front_video(p);
 }
 
 int hc_pacer_push(hc_pacer_t *p, const hc_pacer_pkt_t *pkt, uint64_t now)

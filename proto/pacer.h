@@ -88,6 +88,16 @@ void hc_pacer_destroy(hc_pacer_t **p);
 /* Target bitrate from the estimator; pacing rate = factor x target_bps.
  * Until the first call the pacer sends without pacing. */
 void hc_pacer_set_rate(hc_pacer_t *p, uint32_t target_bps);
+
+/* Bulk mode, for frames that are big, rare and wanted whole rather than
+ * soon (a consult's stills, proto/ladder.h): paced under the target
+ * (HC_PACER_BULK_FACTOR; a still sent above the link's capacity would
+ * only queue at the modem, read as congestion to the estimator and cut
+ * the rate the next still gets), and video kept up to
+ * HC_PACER_BULK_QUEUE_US instead of max_queue_us. */
+#define HC_PACER_BULK_FACTOR   0.8
+#define HC_PACER_BULK_QUEUE_US 5000000u
+void hc_pacer_set_bulk(hc_pacer_t *p, bool on);
 uint32_t hc_pacer_pacing_bps(const hc_pacer_t *p);
 
 /* Queue a packet (kind AUDIO, RTX, VIDEO or PADDING; bytes > 0). Returns 0,

@@ -337,10 +337,9 @@ static int rtx_out(hc_endpoint_t *ep, hc_ep_stream_t *s, const uint8_t *orig, si
     return n;
 }
 
-/* Answer a NACK for seq of stream s with a retransmission. */
-static void send_rtx(hc_endpoint_t *ep, hc_ep_stream_t *s, uint16_t seq, uint64_t now_us)
+/* Retransmit seq of stream s (a NACK's answer, or unasked): 0 or -HC_E*. */
+static int send_rtx(hc_endpoint_t *ep, hc_ep_stream_t *s, uint16_t seq, uint64_t now_us)
 {
-    s->st.nacks_rx++;
     const uint8_t *orig;
     size_t olen;
     uint32_t age_ms;
@@ -348,7 +347,7 @@ static void send_rtx(hc_endpoint_t *ep, hc_ep_stream_t *s, uint16_t seq, uint64_
         hc_history_get(&s->hist, seq, now_us, &orig, &olen, &age_ms) < 0 ||
         age_ms > ep->cfg.rtx_max_age_ms) {
         s->st.rtx_missed++;
-        return;
+        return -HC_ENOTFOUND;
     }
     if (ep->rtx_bps) {
         double depth = (double)ep->rtx_bps / 8.0 * 0.2;
@@ -359,7 +358,7 @@ static void send_rtx(hc_endpoint_t *ep, hc_ep_stream_t *s, uint16_t seq, uint64_
         if (ep->rtx_tokens > depth) ep->rtx_tokens = depth;
         if (ep->rtx_tokens < (double)wire_of(ep, olen + 2)) {
             s->st.rtx_limited++;
-            return;
+            return -HC_EAGAIN;
         }
     }
     int32_t twcc;
@@ -367,12 +366,28 @@ static void send_rtx(hc_endpoint_t *ep, hc_ep_stream_t *s, uint16_t seq, uint64_
     int n = rtx_out(ep, s, orig, olen, &twcc, &plen);
     if (n < 0) {
         if (n != -HC_EFULL) s->st.rtx_missed++;
-        return;
+        return n;
     }
     if (ep->rtx_bps) ep->rtx_tokens -= (double)wire_of(ep, (size_t)n);
     s->st.rtx_sent++;
     s->st.rtx_bytes += plen;
     note_sent(ep, s, HC_EP_SENT_RTX, twcc, (size_t)n);
+    return 0;
+}
+
+/* Answer a NACK for seq of stream s with a retransmission. */
+static void answer_nack(hc_endpoint_t *ep, hc_ep_stream_t *s, uint16_t seq, uint64_t now_us)
+{
+    s->st.nacks_rx++;
+    (void)send_rtx(ep, s, seq, now_us);
+}
+
+int hc_endpoint_resend(hc_endpoint_t *ep, hc_ep_stream_t *s, uint16_t seq, uint64_t now_us)
+{
+    if (!ep || !s || !s->used || !s->cfg.rtx_ssrc) return -HC_EINVAL;
+    int rc = send_rtx(ep, s, seq, now_us);
+    if (rc == 0) s->st.rtx_unasked++;
+    return rc;
 }
 
 /* The repair packet of the group s's encoder just completed: its own SSRC
@@ -986,7 +1001,7 @@ static void rx_rtcp(hc_endpoint_t *ep, const uint8_t *buf, size_t len, uint64_t 
             int n = hc_rtcp_nack_lost(&pkt, lost, EP_MAX_LOST);
             if (n == -HC_ENOSPC) n = EP_MAX_LOST; /* serve the oldest ones */
             if (!s || n < 0) break;
-            for (int i = 0; i < n; i++) send_rtx(ep, s, lost[i], now_us);
+            for (int i = 0; i < n; i++) answer_nack(ep, s, lost[i], now_us);
             break;
         }
         case HC_RTCP_KIND_PLI: {

@@ -413,6 +413,15 @@ void hc_endpoint_set_rtt(hc_endpoint_t *ep, uint32_t rtt_us);
  * one RTT later. Probe padding is paced by the caller and not capped. */
 void hc_endpoint_set_rtx_rate(hc_endpoint_t *ep, uint32_t bps);
 
+/* Retransmit packet seq of stream s before anyone asked (a tail probe:
+ * the last packet of a frame with nothing sent after it, whose loss the
+ * receiver cannot see until the next frame). An RFC 4588 retransmission
+ * like a NACK's answer, under the same rate cap and age limit, reported
+ * through the `sent` event, counted in rtx_sent and rtx_unasked. Returns
+ * 0, -HC_EINVAL (NULL, no rtx_ssrc), -HC_ENOTFOUND (not in the history or
+ * too old), -HC_EAGAIN (over the rate cap), -HC_EFULL. */
+int hc_endpoint_resend(hc_endpoint_t *ep, hc_ep_stream_t *s, uint16_t seq, uint64_t now_us);
+
 /* ---- statistics ---- */
 
 typedef struct hc_ep_stream_stats {
@@ -421,6 +430,7 @@ typedef struct hc_ep_stream_stats {
     uint64_t rtx_sent, rtx_bytes;
     uint64_t rtx_missed;  /* asked for but no longer (or never) in the history */
     uint64_t rtx_limited; /* skipped by hc_endpoint_set_rtx_rate()'s cap */
+    uint64_t rtx_unasked; /* of rtx_sent, hc_endpoint_resend()'s */
     uint64_t plis_rx, firs_rx;
     double loss;      /* fraction lost, from the relay's last report block */
     double jitter_ms; /* from the same */

@@ -318,6 +318,70 @@ START_TEST(bwe_decrease_on_queue)
 }
 END_TEST
 
+/* Stills on a thin link: 1.5 s of audio alone, then a 12 KB burst a
+ * little above the link's capacity, again and again. Each burst builds a
+ * queue and an overuse; without the bursty mode the decrease goes to the
+ * delivery rate of 500 ms that were mostly quiet (and further to drain the
+ * queue), with it to the burst's own delivery rate. */
+static uint32_t stills_min_target(bool bursty)
+{
+    open_loop_t *o = calloc(1, sizeof *o);
+    ol_new(o, 180000);
+    hc_bwe_set_bursty(o->b, bursty);
+    const double link = 150000;
+    int64_t busy = 0;
+    uint64_t next_fb = 50000, t = 0;
+    uint32_t lo = UINT32_MAX;
+    for (int c = 0; c < 8; c++) {
+        /* audio, 100 B every 20 ms, then the still's 10 x 1200 B every 53 ms
+         * (180 kbit/s) with the audio going on */
+        uint64_t end = t + 2000000;
+        uint64_t still_at = t + 1500000;
+        int still_left = 10;
+        uint64_t next_audio = t, next_still = still_at;
+        while (t < end) {
+            size_t bytes;
+            if (still_left && next_still <= next_audio) {
+                t = next_still;
+                bytes = 1200;
+                next_still += 53333;
+                still_left--;
+            } else {
+                t = next_audio;
+                bytes = 100;
+                next_audio += 20000;
+            }
+            int64_t start = (int64_t)t > busy ? (int64_t)t : busy;
+            busy = start + (int64_t)(bytes * 8 * 1e6 / link);
+            ol_send(o, t, bytes, busy + 50000, false);
+            while (next_fb <= t) {
+                ol_feedback(o, next_fb);
+                hc_bwe_tick(o->b, next_fb);
+                next_fb += 50000;
+                hc_bwe_state_t st;
+                hc_bwe_state(o->b, &st);
+                if (c >= 2 && st.target_bps < lo) lo = st.target_bps;
+            }
+        }
+    }
+    hc_bwe_state_t st;
+    hc_bwe_state(o->b, &st);
+    fprintf(stderr, "stills on 150 kbit/s, bursty %d: lowest target %u, overuses %llu\n",
+            (int)bursty, lo, (unsigned long long)st.overuses);
+    hc_bwe_destroy(&o->b);
+    free(o);
+    return lo;
+}
+
+START_TEST(bwe_bursty_decrease)
+{
+    uint32_t plain = stills_min_target(false), bursty = stills_min_target(true);
+    /* the burst's delivery rate is the link's: 0.85 x 150 kbit/s */
+    ck_assert_uint_ge(bursty, 0.85 * 150000 * 0.9);
+    ck_assert_uint_gt(bursty, plain);
+}
+END_TEST
+
 START_TEST(bwe_random_loss_tolerated)
 {
     open_loop_t *o = calloc(1, sizeof *o);
@@ -1242,6 +1306,7 @@ static Suite *suite(void)
     TCase *est = tcase_create("estimator");
     tcase_add_test(est, bwe_acked_rate_and_increase);
     tcase_add_test(est, bwe_decrease_on_queue);
+    tcase_add_test(est, bwe_bursty_decrease);
     tcase_add_test(est, bwe_random_loss_tolerated);
     tcase_add_test(est, bwe_congestion_answered_once);
     tcase_add_test(est, bwe_probe_result);

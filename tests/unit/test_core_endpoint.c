@@ -450,6 +450,38 @@ START_TEST(nack_brings_rtx)
 }
 END_TEST
 
+/* A frame's last packet lost with nothing after it: the sender's unasked
+ * resend (a tail probe) brings it as an RFC 4588 retransmission. */
+START_TEST(resend_tail_unasked)
+{
+    net_t *n = net_new(0, NULL);
+    uint64_t now = 1000000;
+    hc_endpoint_start(n->a, now);
+    hc_endpoint_start(n->b, now);
+    n->drop[0] = (uint16_t)(65500 + 7);
+    n->ndrop = 1;
+    send_video(n, 8, &now, 1000);
+    pump(n, now);
+    ck_assert_int_eq(n->nrec, 7);
+    ck_assert_int_eq(hc_endpoint_resend(n->a, n->sv, (uint16_t)(65500 + 7), now), 0);
+    pump(n, now);
+    ck_assert_int_eq(n->nrec, 8);
+    ck_assert_uint_eq(n->rec[7].seq, (uint16_t)(65500 + 7));
+    ck_assert(n->rec[7].rtx);
+    ck_assert_uint_eq(n->rec[7].len, 600);
+    hc_ep_stream_stats_t ss;
+    hc_ep_stream_stats(n->sv, &ss);
+    ck_assert_uint_eq(ss.rtx_sent, 1);
+    ck_assert_uint_eq(ss.rtx_unasked, 1);
+    ck_assert_uint_eq(ss.nacks_rx, 0);
+    /* what the history does not hold, and streams without RTX */
+    ck_assert_int_eq(hc_endpoint_resend(n->a, n->sv, 1234, now), -HC_ENOTFOUND);
+    ck_assert_int_eq(hc_endpoint_resend(n->a, n->sa, 0, now), -HC_EINVAL);
+    ck_assert_int_eq(hc_endpoint_resend(NULL, n->sv, 0, now), -HC_EINVAL);
+    net_free(n);
+}
+END_TEST
+
 /* A burst of NACKs after a loss burst is answered within the RTX rate cap:
  * the rest waits for the receiver's next NACK, and all arrive in the end. */
 START_TEST(rtx_rate_cap)
@@ -1506,6 +1538,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, delivers_every_packet);
     tcase_add_test(tc, nack_brings_rtx);
+    tcase_add_test(tc, resend_tail_unasked);
     tcase_add_test(tc, rtx_rate_cap);
     tcase_add_test(tc, in_order_waits_for_repair);
     tcase_add_test(tc, gives_up_after_retries);

@@ -2,6 +2,7 @@
  * edge/vdec.h): bitrate changes in place without keyframes, a keyframe at
  * every rung change, keyframes on request, intra refresh, and the decoder
  * proving what came out. */
+#include "edge/still.h"
 #include "edge/vdec.h"
 #include "edge/venc.h"
 #include "proto/err.h"
@@ -9,6 +10,7 @@
 #include "tests/common/testutil.h"
 
 #include <libavutil/log.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -280,6 +282,60 @@ START_TEST(keyframe_on_request)
 }
 END_TEST
 
+/* Stills (edge/still.h): each an IDR that decodes on its own, within 15 %
+ * of its budget, the quantizer following budgets up and down. */
+START_TEST(stills_fit_budget)
+{
+    quiet();
+    ck_assert_int_eq(hc_still_next_qp(30, 10000, 10000), 30);
+    ck_assert_int_eq(hc_still_next_qp(30, 20000, 10000), 36); /* twice: +6 */
+    ck_assert_int_eq(hc_still_next_qp(30, 11000, 10000), 30); /* within 15 % */
+    ck_assert_int_eq(hc_still_next_qp(30, 2500, 10000), 24);  /* a quarter: -12 / 2 */
+    ck_assert_int_eq(hc_still_next_qp(50, 1000000, 1000), HC_STILL_QP_MAX);
+    ck_assert_int_eq(hc_still_next_qp(14, 1, 1000000), HC_STILL_QP_MIN);
+    ck_assert_int_eq(hc_still_next_qp(30, 0, 1000), 30);
+
+    hc_still_t st;
+    hc_still_init(&st);
+    src_t s;
+    src_init(&s, 640, 360);
+    hc_vdec_t *d;
+    ck_assert_int_eq(hc_vdec_new(&d), 0);
+    const size_t budgets[] = {12000, 12000, 12000, 4000, 4000, 30000, 30000, 30000};
+    for (uint32_t n = 0; n < 8; n++) {
+        src_draw(&s, n);
+        hc_venc_pic_t p = src_pic(&s);
+        hc_venc_out_t o;
+        ck_assert_int_eq(hc_still_encode(&st, &p, 640, 360, budgets[n], mark, &n, &o), 1);
+        fprintf(stderr, "still %u: budget %zu bytes, got %zu (qp now %d)\n", n, budgets[n], o.len,
+                st.qp);
+        ck_assert(o.keyframe);
+        ck_assert_uint_le(o.len, budgets[n] + budgets[n] * 15 / 100);
+        /* the receiver knows a keyframe by its first RTP packet's SPS */
+        hc_h264_pack_t pk;
+        ck_assert_int_eq(hc_h264_pack_init(&pk, o.au, o.len, 1200), 0);
+        uint8_t rtp[1300];
+        bool mk = false;
+        int pl = hc_h264_pack_next(&pk, rtp, sizeof rtp, &mk);
+        ck_assert_int_gt(pl, 0);
+        fprintf(stderr, "still %u first packet flags %x\n", n, hc_h264_rtp_flags(rtp, (size_t)pl));
+        ck_assert(hc_h264_rtp_flags(rtp, (size_t)pl) & HC_H264_AU_SPS);
+        /* a budget three times the first lets the quality rise again */
+        if (n == 7) ck_assert_uint_gt(o.len, budgets[n] / 4);
+        hc_vdec_pic_t dp;
+        ck_assert_int_eq(hc_vdec_decode(d, o.au, o.len, &dp), 1);
+        ck_assert_int_eq(dp.width, 640);
+        ck_assert_int_eq(read_mark(&dp), (int)n);
+    }
+    ck_assert_uint_eq(st.stills, 8);
+    ck_assert_uint_ge(st.encodes, 8);
+    ck_assert_uint_eq(st.over_budget, 0);
+    hc_vdec_destroy(&d);
+    src_fini(&s);
+    hc_still_fini(&st);
+}
+END_TEST
+
 START_TEST(intra_refresh_no_periodic_keyframes)
 {
     quiet();
@@ -359,6 +415,7 @@ static Suite *suite(void)
     tcase_add_test(tc, layer_switch_one_decoder);
     tcase_add_test(tc, keyframe_on_request);
     tcase_add_test(tc, intra_refresh_no_periodic_keyframes);
+    tcase_add_test(tc, stills_fit_budget);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(s, tc);
     return s;

@@ -293,12 +293,25 @@ START_TEST(diagnostic_stills)
     ck_assert_uint_eq(o.bitrate_bps, 100000);
     /* 1280 * 720 * 0.4 bit = 368640 bits at 80 % of 100 kbit/s: 4.6 s */
     ck_assert_uint_eq(o.still_interval_ms, 4608);
+    /* stills go by the target's 3 s average: a dip moves them a little */
     o = upd(&l, 10000, 6 * S + 200000);
+    ck_assert_uint_eq(o.bitrate_bps, 88000); /* 100k - 90k * 0.4 s / 3 s */
+    ck_assert_uint_eq(o.still_interval_ms, 5236);
+    /* a lasting fall: the interval grows to its 10 s bound */
+    o = hold(&l, 10000, 6 * S + 400000, 20 * S);
+    ck_assert_uint_lt(o.bitrate_bps, 12000);
     ck_assert_uint_eq(o.still_interval_ms, 10000);
-    /* back to video only above 150 * 1.15 kbit/s for 4 s */
-    o = hold(&l, 160000, 7 * S, 20 * S);
+    /* back to video only when that average stays above 150 * 1.15 kbit/s
+     * for the up hold (4 s, after the earlier step up failed), not on
+     * each swing of the instantaneous target */
+    o = hold(&l, 160000, 20 * S, 30 * S);
     ck_assert(o.stills);
-    o = hold(&l, 180000, 20 * S, 25 * S);
+    for (uint64_t t = 30 * S; t < 40 * S; t += 200000)
+        o = upd(&l, (t / 1000000) % 2 ? 40000 : 260000, t); /* averages 150k */
+    ck_assert(o.stills);
+    o = hold(&l, 180000, 40 * S, 42 * S);
+    ck_assert(o.stills); /* the average is still climbing to 172.5k */
+    o = hold(&l, 180000, 42 * S, 60 * S);
     ck_assert(!o.stills);
     ck_assert_uint_eq(o.fps, 5);
 }

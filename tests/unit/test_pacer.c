@@ -242,6 +242,46 @@ START_TEST(stale_video_dropped)
 }
 END_TEST
 
+/* Bulk mode (stills): paced under the target, video kept for 5 s, and
+ * back to normal when it ends. */
+START_TEST(bulk_mode)
+{
+    drops_t d = {0};
+    hc_pacer_cfg_t c = {.on_drop = on_drop, .ctx = &d};
+    hc_pacer_t *p = NULL;
+    ck_assert_int_eq(hc_pacer_new(&p, &c), 0);
+    hc_pacer_set_rate(p, 100000);
+    ck_assert_uint_eq(hc_pacer_pacing_bps(p), 250000);
+    hc_pacer_set_bulk(p, true);
+    ck_assert_uint_eq(hc_pacer_pacing_bps(p), 80000);
+    hc_pacer_set_rate(p, 200000); /* the rate follows the estimate in bulk too */
+    ck_assert_uint_eq(hc_pacer_pacing_bps(p), 160000);
+    /* a 12 KB still at 160 kbit/s takes 0.6 s: nothing of it is dropped
+     * after 500 ms */
+    for (uint64_t i = 0; i < 10; i++) push(p, 1 + i, 1200, HC_PACER_VIDEO, 0);
+    uint64_t at[16], refs[16];
+    size_t n = drain(p, 0, 2000000, at, refs, NULL, 16);
+    ck_assert_uint_eq(n, 10);
+    ck_assert_uint_eq(d.n, 0);
+    ck_assert_uint_ge(at[9], 530000); /* 9 packets after the first at 60 ms each */
+    /* kept up to 5 s, not longer */
+    hc_pacer_set_rate(p, 1000);
+    push(p, 20, 1200, HC_PACER_VIDEO, 3000000);
+    push(p, 21, 1200, HC_PACER_VIDEO, 3000000);
+    push(p, 22, 1200, HC_PACER_VIDEO, 3000000);
+    hc_pacer_pkt_t out;
+    uint64_t wait;
+    ck_assert_int_ge(hc_pacer_next(p, 7000000, &out, &wait), 0);
+    ck_assert_uint_eq(d.n, 0);
+    ck_assert_int_ge(hc_pacer_next(p, 8100000, &out, &wait), 0);
+    ck_assert_uint_ge(d.n, 1);
+    hc_pacer_set_bulk(p, false);
+    hc_pacer_set_rate(p, 100000);
+    ck_assert_uint_eq(hc_pacer_pacing_bps(p), 250000);
+    hc_pacer_destroy(&p);
+}
+END_TEST
+
 START_TEST(full_queue)
 {
     drops_t d = {0};
@@ -338,6 +378,7 @@ static Suite *suite(void)
     tcase_add_test(tc, no_rate_no_pacing);
     tcase_add_test(tc, probe_cluster_with_padding);
     tcase_add_test(tc, stale_video_dropped);
+    tcase_add_test(tc, bulk_mode);
     tcase_add_test(tc, full_queue);
     tcase_add_test(tc, ring_wraps);
     tcase_add_test(tc, pacer_args);
