@@ -33,9 +33,12 @@ enum { F_MARKER = 1, F_KEY = 2, F_GAVEUP = 4, F_DEFER = 8 };
 #define HIST_TAU_US    3000000.0
 #define HIST_QUANTILE  0.97
 #define REBASE_MIN_US  1000000
-/* Residual loss per packet the retransmission rounds aim for: 0.2 % keeps
- * a 5-packet frame complete 99 % of the time. */
-#define RESIDUAL_TARGET 0.002
+/* Residual loss per packet the retransmission rounds aim for: a lost
+ * frame also costs the P frames after it until a keyframe comes (~12 at
+ * 30 fps and 100 ms RTT), so 1e-4 (a 5-packet frame lost 0.05 % of the
+ * time, ~0.6 % of frames not shown) and not the 0.2 % that only keeps
+ * frames complete. proto/repair.h reasons the same way for FEC. */
+#define RESIDUAL_TARGET 0.0001
 #define MAX_ROUNDS      3
 
 static int64_t clamp_time(uint64_t t)
@@ -100,8 +103,8 @@ static int64_t retry_interval(const hc_jbuf_t *j)
     return max64(j->rtt_us + j->rtt_us / 8, 1000);
 }
 
-/* Rounds of retransmission needed so that loss^(rounds+1) <= 0.2 %:
- * 1 below ~4.5 % loss, 2 up to ~12.6 %, else 3. */
+/* Rounds of retransmission needed so that loss^(rounds+1) <= 1e-4:
+ * 1 below 1 % loss, 2 up to ~4.6 %, else 3. */
 static int64_t retx_rounds(uint32_t loss_q16)
 {
     double p = loss_q16 / 65536.0;

@@ -29,14 +29,12 @@
  * the 97th percentile of how much later than that the frames really
  * completed (a histogram that forgets with a 3 s time constant), plus, when
  * NACK is on, room for the retransmission rounds the measured loss needs
- * so that loss^(rounds+1) <= 0.2 % (one round below ~4.5 % loss, two up to
- * ~12.6 %, three above): a reorder wait, one frame interval to notice a
- * lost last packet, and RTT * 9/8 per round. Loss is judged when a
- * packet's turn to play comes: one that was NACKed or never came counts,
- * one merely reordered within the wait does not.
- * It is clamped to [min_delay, max_delay]. The delay rises at once and
- * falls by at most 1/16 of the elapsed time, so playback speeds up by at
- * most 6 % while it shrinks.
+ * so that loss^(rounds+1) <= 1e-4 (one round below 1 % loss, two up to
+ * ~4.6 %, three above; a lost frame also costs the P frames after it): a reorder wait, one frame
+ * interval to notice a lost last packet, and RTT * 9/8 per round. Loss is judged when a packet's
+ * turn to play comes: one that was NACKed or never came counts, one merely reordered within the
+ * wait does not. It is clamped to [min_delay, max_delay]. The delay rises at once and falls by at
+ * most 1/16 of the elapsed time, so playback speeds up by at most 6 % while it shrinks.
  *
  * Frames. Video: a frame is complete when its packets are contiguous from
  * the end of the previous frame (or from a packet the caller marked as

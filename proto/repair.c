@@ -32,6 +32,11 @@ unsigned hc_repair_rounds(uint32_t rtt_us, uint32_t jitter_us, uint32_t budget_u
     return n > MAX_ROUNDS ? MAX_ROUNDS : (unsigned)n;
 }
 
+unsigned hc_repair_rtx_copies(double loss)
+{
+    return loss >= HC_REPAIR_RTX_DUP_LOSS ? 2 : 1; /* NaN: 1 */
+}
+
 void hc_repair_init(hc_repair_t *r)
 {
     if (r) memset(r, 0, sizeof(*r));

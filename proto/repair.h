@@ -101,6 +101,19 @@ typedef struct hc_repair {
 /* Retransmission rounds that fit (the formula above); budget_us > 0. */
 unsigned hc_repair_rounds(uint32_t rtt_us, uint32_t jitter_us, uint32_t budget_us);
 
+/* Copies of one retransmission (answering a NACK): 2 when the path the
+ * retransmission takes loses HC_REPAIR_RTX_DUP_LOSS or more (the
+ * receiver's last report), else 1. Random loss takes a retransmission as
+ * often as the original; two copies make a round's residual loss^2. At
+ * 10 % loss and the two rounds a 300 ms budget leaves at 100 ms RTT, a
+ * packet is lost for good 0.1^3 = 0.1 % of the time with one copy (a lost
+ * frame every ~2 s at 5 packets a frame, each costing the ~20 frames
+ * until a keyframe) and 0.1 * 0.01^2 = 1e-5 with two, for about
+ * loss x the stream's rate more retransmitted bytes. The copies go back
+ * to back: a burst may take both, random loss not. */
+#define HC_REPAIR_RTX_DUP_LOSS 0.05
+unsigned hc_repair_rtx_copies(double loss);
+
 void hc_repair_init(hc_repair_t *r);
 
 /* Decide from the current measurements. The first call decides without

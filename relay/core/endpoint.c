@@ -4,6 +4,7 @@
 #include "proto/bytes.h"
 #include "proto/err.h"
 #include "proto/fec.h"
+#include "proto/repair.h"
 #include "proto/rtcp.h"
 #include "proto/rtp.h"
 #include "proto/rtpext.h"
@@ -379,7 +380,11 @@ static int send_rtx(hc_endpoint_t *ep, hc_ep_stream_t *s, uint16_t seq, uint64_t
 static void answer_nack(hc_endpoint_t *ep, hc_ep_stream_t *s, uint16_t seq, uint64_t now_us)
 {
     s->st.nacks_rx++;
-    (void)send_rtx(ep, s, seq, now_us);
+    /* a lossy uplink takes retransmissions as often as originals: a
+     * second copy (proto/repair.h), within the same rate cap */
+    unsigned copies = hc_repair_rtx_copies(s->st.loss);
+    for (unsigned c = 0; c < copies; c++)
+        if (send_rtx(ep, s, seq, now_us) < 0) break;
 }
 
 int hc_endpoint_resend(hc_endpoint_t *ep, hc_ep_stream_t *s, uint16_t seq, uint64_t now_us)

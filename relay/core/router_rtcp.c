@@ -5,6 +5,7 @@
 #include "relay/core/router_int.h"
 
 #include "proto/bytes.h"
+#include "proto/repair.h"
 #include "proto/rtcp.h"
 #include "proto/rtpext.h"
 
@@ -225,6 +226,7 @@ static void on_nack(hc_router_t *r, hc_leg_t *leg, const hc_rtcp_pkt_t *p, uint6
     hc_track_t *t = rt_track_of(r, leg, p->u.fb.media_ssrc);
     if (!t) return;
     unsigned budget = MAX_NACK_PER_PKT;
+    unsigned copies = hc_repair_rtx_copies(t->loss);
     for (size_t i = 0; i < p->u.fb.count; i++) {
         uint16_t pid, blp;
         if (hc_rtcp_nack_fci(p, i, &pid, &blp) < 0) break;
@@ -233,10 +235,15 @@ static void on_nack(hc_router_t *r, hc_leg_t *leg, const hc_rtcp_pkt_t *p, uint6
             uint16_t seq = (uint16_t)(pid + b + 1);
             t->nacks_received++;
             r->c.nacks_rx++;
-            if (budget > 0 && rt_send_rtx(r, t, seq, now))
+            if (budget > 0 && rt_send_rtx(r, t, seq, now)) {
                 t->rtx_sent++;
-            else
+                /* a lossy downlink takes retransmissions as often as
+                 * originals: a second copy (proto/repair.h) */
+                for (unsigned c = 1; c < copies && budget > 1; c++, budget--)
+                    if (rt_send_rtx(r, t, seq, now)) t->rtx_sent++;
+            } else {
                 t->rtx_missed++;
+            }
             if (budget > 0) budget--;
         }
     }

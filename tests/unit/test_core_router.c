@@ -1785,6 +1785,56 @@ static const got_t *got_rtp(const client_t *c, uint32_t ssrc, uint16_t seq)
     return NULL;
 }
 
+/* A subscriber that reports 10 % loss gets two copies of each
+ * retransmission (proto/repair.h hc_repair_rtx_copies); at 2 % one. */
+START_TEST(lossy_downlink_gets_two_rtx_copies)
+{
+    relay_start(NULL);
+    client_t pub, sub;
+    client_new(&pub);
+    client_new(&sub);
+    hc_instream_t *in = add_instream(&pub, HC_MEDIA_AUDIO, 0xE0002, 0);
+    hc_track_t *t = add_track(&sub, HC_MEDIA_AUDIO, 0x7310, 0x7311, in);
+    send_keepalive(&sub);
+    pump();
+    uint8_t pl[120];
+    for (int k = 0; k < 20; k++) {
+        rtp_opts_t o = {.twcc = k, .level = -1, .capture = 77};
+        payload_of(pl, (uint16_t)k, 120, (uint8_t)k);
+        send_rtp(&pub, 0xE0002, PT_OPUS, (uint16_t)(100 + k), 960u * (uint32_t)k, pl, 120, &o);
+    }
+    pump();
+    client_poll(&sub);
+    hc_rtp_hdr_t h[32];
+    ck_assert_uint_eq(rtp_for(&sub, 0x7310, h, 32), 20);
+    uint16_t base = h[0].seq;
+    uint16_t lost[] = {(uint16_t)(base + 3), (uint16_t)(base + 11)};
+    const struct {
+        uint8_t fraction; /* of 256 */
+        unsigned copies;
+    } cases[] = {{5, 1}, {26, 2}};
+    for (int c = 0; c < 2; c++) {
+        send_rr_loss(&sub, 0x7310, cases[c].fraction);
+        pump();
+        client_clear(&sub);
+        send_nack(&sub, 0x7310, lost, 2);
+        pump();
+        client_poll(&sub);
+        hc_rtp_hdr_t r[8];
+        ck_assert_uint_eq(rtp_for(&sub, 0x7311, r, 8), 2 * cases[c].copies);
+        for (unsigned i = 0; i < 2 * cases[c].copies; i++)
+            ck_assert_uint_eq(hc_rd16(r[i].payload), lost[i / cases[c].copies]);
+    }
+    hc_track_stats_t st;
+    hc_track_stats(t, &st);
+    ck_assert_uint_eq(st.nacks_received, 4);
+    ck_assert_uint_eq(st.rtx_sent, 6);
+    client_free(&pub);
+    client_free(&sub);
+    relay_stop();
+}
+END_TEST
+
 START_TEST(downlink_fec_follows_reported_loss)
 {
     relay_start(NULL);
@@ -2270,6 +2320,7 @@ static Suite *suite(void)
     tcase_add_test(tc, address_follows_only_authenticated);
     tcase_add_test(tc, source_switch_is_seamless);
     tcase_add_test(tc, nack_answered_with_rtx);
+    tcase_add_test(tc, lossy_downlink_gets_two_rtx_copies);
     tcase_add_test(tc, pli_merged_upstream);
     tcase_add_test(tc, upstream_loss_nack_and_rtx);
     tcase_add_test(tc, reports_and_rtt);

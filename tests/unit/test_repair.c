@@ -39,6 +39,16 @@ START_TEST(args)
 }
 END_TEST
 
+START_TEST(rtx_copies)
+{
+    ck_assert_uint_eq(hc_repair_rtx_copies(0), 1);
+    ck_assert_uint_eq(hc_repair_rtx_copies(0.049), 1);
+    ck_assert_uint_eq(hc_repair_rtx_copies(0.05), 2);
+    ck_assert_uint_eq(hc_repair_rtx_copies(0.3), 2);
+    ck_assert_uint_eq(hc_repair_rtx_copies(0.0 / 0.0), 1);
+}
+END_TEST
+
 START_TEST(rounds)
 {
     /* 300 ms budget, 10 ms jitter: 227 ms for rounds of RTT * 9/8 */
@@ -268,6 +278,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, args);
     tcase_add_test(tc, rounds);
+    tcase_add_test(tc, rtx_copies);
     tcase_add_test(tc, decision_table);
     tcase_add_test(tc, fec_hysteresis);
     tcase_add_test(tc, no_flapping);
