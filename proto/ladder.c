@@ -233,10 +233,12 @@ int hc_ladder_update(hc_ladder_t *l, uint32_t target, uint64_t now, hc_ladder_ou
             bool held = elapsed(now, l->above_since) >= l->up_hold_us;
             bool surplus = l->surplus_since && elapsed(now, l->surplus_since) >= l->cfg.up_hold_us;
             if (held || surplus) {
-                /* the best rung the rate has held for the base hold */
+                /* on to the best rung the rate has held for half the base
+                 * hold: the next rung's hold has shown the trend, and a
+                 * capacity that doubles is met in one step */
                 unsigned k = l->cur - 1;
                 while (k > 0 && l->fit_since[k - 1] &&
-                       elapsed(now, l->fit_since[k - 1]) >= l->cfg.up_hold_us)
+                       elapsed(now, l->fit_since[k - 1]) >= l->cfg.up_hold_us / 2)
                     k--;
                 l->cur = k;
                 l->above = false;

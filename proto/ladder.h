@@ -16,7 +16,7 @@
  *   straight to the best rung the rate can hold (several at once);
  * - up only after the rate has stayed at least up_margin_pct (15 %) above
  *   the next rung's minimum for up_hold (2 s), and then straight to the
- *   best rung the rate has stayed above for the last 2 s (a cellular link
+ *   best rung the rate has stayed above for the last 1 s (a cellular link
  *   that comes back from 0.6 to 2.5 Mbit/s gets 720p in one step, not
  *   after a rung per hold);
  * - a step up that is followed by a step down within 5 s doubles the up
