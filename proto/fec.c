@@ -7,6 +7,7 @@
 #include "proto/err.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <string.h>
 
 #define RTP_FIXED_LEN 12
@@ -143,10 +144,11 @@ int hc_fec_write(const hc_fec_hdr_t *h, uint8_t *buf, size_t cap)
 
 static void enc_reset(hc_fec_enc_t *e)
 {
-    memset(e->repair, 0, e->repair_len);
+    /* the repair bytes are zeroed as far as the next group reaches */
     e->repair_len = 0;
     e->count = 0;
-    e->sn_base = 0;
+    e->sn_base = e->last = 0;
+    memset(e->mask, 0, sizeof e->mask);
     e->b0 = e->b1 = 0;
     e->len_rec = 0;
     e->ts_rec = 0;
@@ -155,10 +157,51 @@ static void enc_reset(hc_fec_enc_t *e)
 int hc_fec_enc_init(hc_fec_enc_t *e, uint32_t protected_ssrc, unsigned group)
 {
     if (!e || group == 0 || group > HC_FEC_MAX_GROUP) return -HC_EINVAL;
-    memset(e, 0, sizeof *e);
+    memset(e, 0, offsetof(hc_fec_enc_t, repair));
     e->ssrc = protected_ssrc;
     e->group = group;
     return 0;
+}
+
+void hc_fec_enc_allow_gaps(hc_fec_enc_t *e, bool on)
+{
+    if (!e) return;
+    e->gaps = on;
+    enc_reset(e);
+}
+
+static bool emask_has(const uint8_t *m, unsigned i)
+{
+    return (m[i >> 3] >> (7 - (i & 7))) & 1;
+}
+
+static void emask_set(uint8_t *m, unsigned i)
+{
+    m[i >> 3] |= (uint8_t)(0x80u >> (i & 7));
+}
+
+/* The group's SN base moves d numbers back: every bit d places on. */
+static void emask_shift(hc_fec_enc_t *e, unsigned d)
+{
+    uint8_t m[sizeof e->mask] = {0};
+    for (unsigned i = 0; i + d < HC_FEC_MAX_GROUP; i++)
+        if (emask_has(e->mask, i)) emask_set(m, i + d);
+    memcpy(e->mask, m, sizeof m);
+}
+
+/* Where seq goes in the current group: 1 added there (the base moved back
+ * when it had to), 0 not to be added, -1 a new group is needed. */
+static int enc_place(hc_fec_enc_t *e, uint16_t seq)
+{
+    if (!e->gaps) return seq == (uint16_t)(e->sn_base + e->count) ? 1 : -1;
+    if ((int16_t)(seq - e->sn_base) < 0) {
+        if ((uint16_t)(e->last - seq) >= HC_FEC_MAX_GROUP) return 0; /* too old */
+        emask_shift(e, (uint16_t)(e->sn_base - seq));
+        e->sn_base = seq;
+        return 1;
+    }
+    if ((uint16_t)(seq - e->sn_base) >= HC_FEC_MAX_GROUP) return -1;
+    return emask_has(e->mask, (uint16_t)(seq - e->sn_base)) ? 0 : 1;
 }
 
 int hc_fec_enc_add(hc_fec_enc_t *e, const uint8_t *rtp, size_t len)
@@ -170,13 +213,18 @@ int hc_fec_enc_add(hc_fec_enc_t *e, const uint8_t *rtp, size_t len)
     if (len > HC_FEC_MAX_PKT) return -HC_ERANGE;
 
     uint16_t seq = hc_rd16(rtp + 2);
-    if (e->count == e->group) {
-        enc_reset(e); /* completed but never written: the caller skipped it */
-    } else if (e->count > 0 && seq != (uint16_t)(e->sn_base + e->count)) {
-        e->groups_abandoned++;
-        enc_reset(e);
+    if (e->count == e->group) enc_reset(e); /* completed but never written */
+    if (e->count > 0) {
+        int at = enc_place(e, seq);
+        if (at == 0) return 0;
+        if (at < 0) {
+            e->groups_abandoned++;
+            enc_reset(e);
+        }
     }
-    if (e->count == 0) e->sn_base = seq;
+    if (e->count == 0) e->sn_base = e->last = seq;
+    if ((int16_t)(seq - e->last) > 0) e->last = seq;
+    emask_set(e->mask, (uint16_t)(seq - e->sn_base));
 
     /* The bit string of section 6.2: octets 0-1 without the version, the
      * timestamp, the length minus 12, then everything after octet 12. */
@@ -185,15 +233,19 @@ int hc_fec_enc_add(hc_fec_enc_t *e, const uint8_t *rtp, size_t len)
     e->b1 ^= rtp[1];
     e->ts_rec ^= hc_rd32(rtp + 4);
     e->len_rec ^= (uint16_t)n;
+    if (n > e->repair_len) {
+        memset(e->repair + e->repair_len, 0, n - e->repair_len);
+        e->repair_len = n;
+    }
     for (size_t i = 0; i < n; i++) e->repair[i] ^= rtp[RTP_FIXED_LEN + i];
-    if (n > e->repair_len) e->repair_len = n;
     e->count++;
     return e->count == e->group;
 }
 
-static unsigned mask_bits_for(unsigned group)
+/* Mask bits on the wire for a group spanning `span` numbers. */
+static unsigned mask_bits_for(unsigned span)
 {
-    return group <= 15 ? 15 : group <= 46 ? 46 : 110;
+    return span <= 15 ? 15 : span <= 46 ? 46 : 110;
 }
 
 int hc_fec_enc_write(hc_fec_enc_t *e, const hc_fec_rtp_t *fec_hdr, uint8_t *buf, size_t cap)
@@ -211,8 +263,8 @@ int hc_fec_enc_write(hc_fec_enc_t *e, const hc_fec_rtp_t *fec_hdr, uint8_t *buf,
     h.len_rec = e->len_rec;
     h.ts_rec = e->ts_rec;
     h.sn_base = e->sn_base;
-    h.mask_bits = (uint8_t)mask_bits_for(e->group);
-    for (unsigned i = 0; i < e->group; i++) hc_fec_mask_set(&h, i);
+    h.mask_bits = (uint8_t)mask_bits_for((uint16_t)(e->last - e->sn_base) + 1u);
+    memcpy(h.mask, e->mask, sizeof h.mask);
     h.repair = e->repair;
     h.repair_len = e->repair_len;
 

@@ -20,6 +20,11 @@
  *
  * The sender protects `group` consecutive sequence numbers with one repair
  * packet: RFC 8627's 1-D non-interleaved (row) protection with L = group.
+ * In gap mode (hc_fec_enc_allow_gaps(), the relay toward a subscriber) a
+ * group is the next `group` packets sent whose numbers fit one flexible
+ * mask: a hole its publisher's loss left does not end the group, and a
+ * late packet (repaired upstream after its successors went out) joins it
+ * when it fits, moving the SN base back if need be.
  *
  * Limits: source packets up to HC_FEC_MAX_PKT bytes; groups up to
  * HC_FEC_MAX_GROUP packets (the largest flexible mask). A repair packet is
@@ -35,6 +40,7 @@
 #ifndef HC_PROTO_FEC_H
 #define HC_PROTO_FEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,21 +97,27 @@ typedef struct hc_fec_rtp {
 } hc_fec_rtp_t;
 
 typedef struct hc_fec_enc {
-    uint32_t ssrc;             /* protected SSRC */
-    unsigned group;            /* source packets per repair packet */
-    unsigned count;            /* packets in the current group */
-    uint16_t sn_base;          /* first sequence number of the group */
-    uint8_t b0, b1;            /* XOR of P/X/CC and M/PT octets */
-    uint16_t len_rec;          /* XOR of (length - 12) */
-    uint32_t ts_rec;           /* XOR of timestamps */
-    size_t repair_len;         /* longest (length - 12) in the group */
-    uint64_t groups_abandoned; /* unfinished groups cut by a sequence gap */
-    uint8_t repair[HC_FEC_MAX_REPAIR];
+    uint32_t ssrc;                     /* protected SSRC */
+    unsigned group;                    /* source packets per repair packet */
+    unsigned count;                    /* packets in the current group */
+    bool gaps;                         /* gap mode (see above) */
+    uint16_t sn_base, last;            /* lowest and highest sequence number in the group */
+    uint8_t mask[14];                  /* as hc_fec_hdr_t.mask, relative to sn_base */
+    uint8_t b0, b1;                    /* XOR of P/X/CC and M/PT octets */
+    uint16_t len_rec;                  /* XOR of (length - 12) */
+    uint32_t ts_rec;                   /* XOR of timestamps */
+    size_t repair_len;                 /* longest (length - 12) in the group */
+    uint64_t groups_abandoned;         /* unfinished groups cut by a sequence gap */
+    uint8_t repair[HC_FEC_MAX_REPAIR]; /* last: touched only as far as packets reach */
 } hc_fec_enc_t;
 
 /* Start an encoder for protected_ssrc; group is 1..HC_FEC_MAX_GROUP.
- * Returns 0 or -HC_EINVAL. */
+ * Writes the fields before `repair` only (a relay keeps one encoder per
+ * subscriber track, most of them idle). Returns 0 or -HC_EINVAL. */
 int hc_fec_enc_init(hc_fec_enc_t *e, uint32_t protected_ssrc, unsigned group);
+
+/* Gap mode on or off (off after init); starts a new group. */
+void hc_fec_enc_allow_gaps(hc_fec_enc_t *e, bool on);
 
 /*
  * Feed one plain source RTP packet (before SRTP), in sending order.
@@ -116,6 +128,9 @@ int hc_fec_enc_init(hc_fec_enc_t *e, uint32_t protected_ssrc, unsigned group);
  * A sequence number that does not follow the previous packet abandons the
  * unfinished group (counted in groups_abandoned) and starts a new one; a
  * completed group that was not written is dropped by the next packet.
+ * In gap mode only a number too far on for the group's mask starts a new
+ * group (counted too); one already in the group, or too old for its mask,
+ * is not added (0).
  */
 int hc_fec_enc_add(hc_fec_enc_t *e, const uint8_t *rtp, size_t len);
 

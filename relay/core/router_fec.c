@@ -59,32 +59,26 @@ uint64_t rt_fec_nack_due(const hc_router_t *r, const hc_instream_t *s, uint64_t 
 
 /* ---- downlink: a repair stream per track ---- */
 
-static void out_reset(rt_fec_out_t *e)
-{
-    memset(e->repair, 0, e->repair_len);
-    memset(e->mask, 0, sizeof(e->mask));
-    e->repair_len = 0;
-    e->count = 0;
-    e->b0 = e->b1 = 0;
-    e->len_rec = 0;
-    e->ts_rec = 0;
-}
-
 int rt_fec_out_init(hc_track_t *t)
 {
     /* Not calloc: the repair buffer is touched only as far as groups use
      * it, so a track that never sends FEC costs little resident memory. */
     t->fec = malloc(sizeof(*t->fec));
     if (!t->fec) return -HC_ENOMEM;
-    memset(t->fec, 0, offsetof(rt_fec_out_t, repair));
+    memset(t->fec, 0, offsetof(rt_fec_out_t, enc) + offsetof(hc_fec_enc_t, repair));
     return 0;
 }
 
-static void set_k(rt_fec_out_t *e, unsigned k)
+/* The group size; a new one starts a new group. The parity is over the
+ * packets as the subscriber sees them (its track's SSRC and numbers), in
+ * gap mode: a hole the publisher's loss left does not end a group, and a
+ * packet repaired upstream after its successors went out joins it. */
+static void set_k(hc_track_t *t, unsigned k)
 {
+    rt_fec_out_t *e = t->fec;
     if (k == e->k) return;
     e->k = k;
-    out_reset(e);
+    if (k && hc_fec_enc_init(&e->enc, t->ssrc, k) == 0) hc_fec_enc_allow_gaps(&e->enc, true);
 }
 
 void rt_fec_set_policy(hc_track_t *t, const hc_fec_policy_t *p)
@@ -94,122 +88,35 @@ void rt_fec_set_policy(hc_track_t *t, const hc_fec_policy_t *p)
     if (!e->pol.budget_ms) e->pol.budget_ms = RT_FEC_BUDGET_MS;
     hc_repair_init(&e->policy);
     e->have_loss = false;
-    set_k(e, p->mode == HC_FEC_FIXED ? p->k : 0);
-}
-
-static bool mask_has(const uint8_t *m, unsigned i)
-{
-    return (m[i >> 3] >> (7 - (i & 7))) & 1;
-}
-
-static void mask_set(uint8_t *m, unsigned i)
-{
-    m[i >> 3] |= (uint8_t)(0x80u >> (i & 7));
-}
-
-/* The group's SN base moves d numbers back: every bit d places on. */
-static void mask_shift(rt_fec_out_t *e, unsigned d)
-{
-    uint8_t m[sizeof(e->mask)] = {0};
-    for (unsigned i = 0; i + d < HC_FEC_MAX_GROUP; i++)
-        if (mask_has(e->mask, i)) mask_set(m, i + d);
-    memcpy(e->mask, m, sizeof(m));
-}
-
-/* Add one plain packet to t's group (RFC 8627 section 6.2: octets 0-1
- * without the version, the timestamp, length - 12, every octet after the
- * fixed header). The group is the next k packets sent whose numbers fit
- * one flexible mask (110 numbers): a gap the publisher's loss left does
- * not end it, and a late packet (repaired upstream after its successors
- * went out) joins it when it fits, moving the SN base back if need be.
- * True when the group is complete. */
-static bool out_add(rt_fec_out_t *e, const uint8_t *pkt, size_t len)
-{
-    if (len < HC_RTP_FIXED_LEN || len > HC_FEC_MAX_PKT) return false;
-    if (e->count >= e->k) out_reset(e); /* complete but never sent */
-    uint16_t seq = hc_rd16(pkt + 2);
-    if (e->count) {
-        if ((int16_t)(seq - e->base) < 0) {
-            if ((uint16_t)(e->last - seq) >= HC_FEC_MAX_GROUP) return false; /* too old */
-            mask_shift(e, (uint16_t)(e->base - seq));
-            e->base = seq;
-        } else if ((uint16_t)(seq - e->base) >= HC_FEC_MAX_GROUP) {
-            out_reset(e); /* too far on for this group's mask: a new one */
-        } else if (mask_has(e->mask, (uint16_t)(seq - e->base))) {
-            return false; /* in the group already */
-        }
-    }
-    if (!e->count) e->base = e->last = seq;
-    if ((int16_t)(seq - e->last) > 0) e->last = seq;
-    mask_set(e->mask, (uint16_t)(seq - e->base));
-    size_t n = len - HC_RTP_FIXED_LEN;
-    e->b0 ^= pkt[0] & 0x3f;
-    e->b1 ^= pkt[1];
-    e->ts_rec ^= hc_rd32(pkt + 4);
-    e->len_rec ^= (uint16_t)n;
-    if (n > e->repair_len) {
-        memset(e->repair + e->repair_len, 0, n - e->repair_len);
-        e->repair_len = n;
-    }
-    for (size_t i = 0; i < n; i++) e->repair[i] ^= pkt[HC_RTP_FIXED_LEN + i];
-    e->count++;
-    return e->count >= e->k;
-}
-
-/* The repair packet of t's complete group (RFC 8627 sections 4.1 and
- * 4.2.2.1): RTP header naming the track's SSRC as its one CSRC, then the
- * FEC header with the flexible mask, then the repair payload. */
-static int out_write(hc_track_t *t, uint32_t ts, uint8_t *buf, size_t cap)
-{
-    rt_fec_out_t *e = t->fec;
-    hc_fec_hdr_t h;
-    memset(&h, 0, sizeof(h));
-    h.p = (e->b0 >> 5) & 1;
-    h.x = (e->b0 >> 4) & 1;
-    h.cc = e->b0 & 0x0f;
-    h.m = e->b1 >> 7;
-    h.pt = e->b1 & 0x7f;
-    h.len_rec = e->len_rec;
-    h.ts_rec = e->ts_rec;
-    h.sn_base = e->base;
-    unsigned top = (uint16_t)(e->last - e->base);
-    h.mask_bits = top < 15 ? 15 : top < 46 ? 46 : 110;
-    memcpy(h.mask, e->mask, sizeof(h.mask));
-    h.repair = e->repair;
-    h.repair_len = e->repair_len;
-    const size_t rtp_len = HC_RTP_FIXED_LEN + 4;
-    int n = hc_fec_write(&h, buf + rtp_len, cap - rtp_len);
-    if (n < 0) return n;
-    buf[0] = 0x80 | 1; /* V=2, CC=1 */
-    buf[1] = e->pt;
-    hc_wr16(buf + 2, e->seq);
-    hc_wr32(buf + 4, ts);
-    hc_wr32(buf + 8, e->ssrc);
-    hc_wr32(buf + 12, t->ssrc);
-    return (int)rtp_len + n;
+    e->k = 0;
+    set_k(t, p->mode == HC_FEC_FIXED ? p->k : 0);
 }
 
 bool rt_fec_add(hc_track_t *t, const uint8_t *pkt, size_t len)
 {
-    return t->fec && t->fec->k && out_add(t->fec, pkt, len);
+    return t->fec && t->fec->k && hc_fec_enc_add(&t->fec->enc, pkt, len) == 1;
 }
 
 void rt_fec_send(hc_router_t *r, hc_track_t *t, uint32_t ts, uint64_t now)
 {
     hc_leg_t *leg = t->leg;
+    rt_fec_out_t *e = t->fec;
     uint8_t *slot = rt_tx_slot(r);
-    int len = out_write(t, ts, slot, HC_PKT_CAP - HC_SRTP_MAX_TRAILER);
-    out_reset(t->fec);
-    if (len < 0) return;
+    hc_fec_rtp_t fh = {.ssrc = e->ssrc, .seq = e->seq, .ts = ts, .pt = e->pt};
+    int len = hc_fec_enc_write(&e->enc, &fh, slot, HC_PKT_CAP - HC_SRTP_MAX_TRAILER);
+    if (len < 0) {
+        hc_fec_enc_allow_gaps(&e->enc, true); /* drop the group */
+        return;
+    }
     int n = hc_srtp_protect(&leg->tx, slot, (size_t)len, HC_PKT_CAP);
     if (n < 0) {
         r->c.drop_send++;
         return;
     }
-    t->fec->seq++;
+    e->seq++;
     if (!rt_tx_queue(r, leg, slot, (uint32_t)n)) return;
-    t->fec->sent++;
-    t->fec->bytes += (uint64_t)n;
+    e->sent++;
+    e->bytes += (uint64_t)n;
     t->bytes += (uint64_t)n;
     rt_rate_add(&t->rate, (uint64_t)n, now);
     r->c.fec_tx++;
@@ -242,8 +149,8 @@ void rt_fec_on_report(hc_router_t *r, hc_track_t *t, uint64_t now)
      * it: off while the leg's estimator calls the loss congestive; its
      * bytes count in the leg's traffic the layer choice leaves room for. */
     if (rt_bwe_congested(t->leg, now)) {
-        set_k(e, 0);
+        set_k(t, 0);
         return;
     }
-    set_k(e, out.fec ? out.fec_k : 0);
+    set_k(t, out.fec ? out.fec_k : 0);
 }

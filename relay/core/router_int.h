@@ -180,15 +180,9 @@ typedef struct rt_fec_out {
     double loss; /* smoothed, for the AUTO decision */
     hc_repair_t policy;
     uint64_t sent, bytes;
-    /* encoder */
-    unsigned k, count;
-    uint16_t base, last; /* first and last sequence number in the group */
-    uint8_t b0, b1;      /* XOR of P/X/CC and M/PT octets */
-    uint16_t len_rec;
-    uint32_t ts_rec;
-    size_t repair_len;
-    uint8_t mask[14];
-    uint8_t repair[HC_FEC_MAX_REPAIR];
+    unsigned k;       /* group size now, 0 = off */
+    hc_fec_enc_t enc; /* gap mode (proto/fec.h); last: its repair buffer is
+                       * touched only as far as groups reach */
 } rt_fec_out_t;
 
 typedef struct rt_leg_twcc {

@@ -231,6 +231,61 @@ static group_t G;
 static hc_fec_src_slot_t SRC[128];
 static hc_fec_fec_slot_t FEC[4];
 
+/* Gap mode (the relay toward a subscriber): holes do not end a group, a
+ * late packet joins it moving the SN base back, duplicates and packets
+ * too old for the mask are left out; each missing member is rebuilt. */
+START_TEST(gap_mode_groups)
+{
+    hc_fec_enc_t e;
+    uint64_t rng = 99;
+    ck_assert_int_eq(hc_fec_enc_init(&e, PSSRC, 4), 0);
+    hc_fec_enc_allow_gaps(&e, true);
+    /* 65534, 1 (a hole of 65535 and 0), a duplicate of 1, 65533 late,
+     * then 3: four members spanning 65533..3 */
+    const uint16_t order[] = {65534, 1, 1, 65533, 3};
+    const int want[] = {0, 0, 0, 0, 1};
+    for (unsigned i = 0; i < 5; i++) {
+        G.len[i] = make_src(G.pkt[i], order[i], i, &rng);
+        ck_assert_int_eq(hc_fec_enc_add(&e, G.pkt[i], G.len[i]), want[i]);
+    }
+    ck_assert_uint_eq(e.groups_abandoned, 0);
+    int n = hc_fec_enc_write(&e, &FEC_RTP, G.fec, sizeof G.fec);
+    ck_assert_int_gt(n, 0);
+    hc_fec_hdr_t h;
+    ck_assert_int_gt(hc_fec_parse(G.fec + 16, (size_t)n - 16, &h), 0);
+    ck_assert_uint_eq(h.sn_base, 65533);
+    ck_assert_uint_eq(h.mask_bits, 15);
+    for (unsigned b = 0; b < 15; b++)
+        ck_assert_int_eq(hc_fec_mask_get(&h, b), b == 0 || b == 1 || b == 4 || b == 6);
+    /* every member can be rebuilt from the other three */
+    const unsigned members[] = {0, 1, 3, 4}; /* indexes into G.pkt */
+    for (unsigned drop = 0; drop < 4; drop++) {
+        hc_fec_dec_t d;
+        uint8_t out[HC_FEC_MAX_PKT];
+        ck_assert_int_eq(hc_fec_dec_init(&d, PSSRC, SRC, 128, FEC, 4), 0);
+        for (unsigned m = 0; m < 4; m++)
+            if (m != drop)
+                ck_assert_int_eq(hc_fec_dec_add_source(&d, G.pkt[members[m]], G.len[members[m]]),
+                                 0);
+        ck_assert_int_eq(hc_fec_dec_add_fec(&d, G.fec, (size_t)n), 0);
+        int r = hc_fec_dec_recover(&d, out, sizeof out);
+        ck_assert_int_eq(r, (int)G.len[members[drop]]);
+        ck_assert_mem_eq(out, G.pkt[members[drop]], G.len[members[drop]]);
+    }
+    /* too old for the next group's mask: left out; too far on: a new group */
+    uint8_t p[HC_FEC_MAX_PKT];
+    size_t pl = make_src(p, 1000, 0, &rng);
+    ck_assert_int_eq(hc_fec_enc_add(&e, p, pl), 0);
+    pl = make_src(p, (uint16_t)(1000 - HC_FEC_MAX_GROUP), 1, &rng);
+    ck_assert_int_eq(hc_fec_enc_add(&e, p, pl), 0);
+    ck_assert_uint_eq(e.count, 1);
+    pl = make_src(p, (uint16_t)(1000 + HC_FEC_MAX_GROUP), 2, &rng);
+    ck_assert_int_eq(hc_fec_enc_add(&e, p, pl), 0);
+    ck_assert_uint_eq(e.count, 1);
+    ck_assert_uint_eq(e.groups_abandoned, 1);
+}
+END_TEST
+
 START_TEST(recover_every_position)
 {
     static const unsigned sizes[] = {1, 2, 4, 15, 16, 46, 47, 48};
@@ -502,6 +557,7 @@ static Suite *suite(void)
     tcase_add_test(tc, header_rejects);
     tcase_add_test(tc, encoder_vector);
     tcase_add_loop_test(tc, recover_every_position, 0, 8);
+    tcase_add_test(tc, gap_mode_groups);
     tcase_add_test(tc, two_losses_not_recoverable);
     tcase_add_test(tc, several_groups_in_flight);
     tcase_add_test(tc, decoder_bounds_memory);
