@@ -1,9 +1,11 @@
 /*
  * Integration test of hop-by-hop FlexFEC (RFC 8627) through a real
  * hc-relay: a publisher endpoint behind one hc-impair (10 % loss toward
- * the relay, 40 ms each way), a subscriber endpoint behind another (10 %
- * loss from the relay, 40 ms each way). The same scenario runs twice with
- * the same emulator seeds:
+ * the relay, 100 ms each way), a subscriber endpoint behind another (10 %
+ * loss from the relay, 100 ms each way): a round trip longer than the
+ * subscriber's deadline, where retransmission (two copies at this loss,
+ * proto/repair.h) cannot help and FEC must. The same scenario runs twice
+ * with the same emulator seeds:
  *   - NACK alone: the publisher sends no FEC, the subscriber ignores the
  *     relay's repair stream;
  *   - FEC + NACK: the publisher protects its video (one repair packet per
@@ -11,9 +13,8 @@
  *     the subscriber's track on its own once that subscriber's receiver
  *     reports show the loss; the subscriber recovers from that.
  * The subscriber plays in sequence order with a 150 ms deadline for a
- * missing packet (reorder_ms), about one NACK round trip on each hop, so
- * what repair does not bring in time counts as lost. Residual loss after
- * repair must be lower with FEC.
+ * missing packet (reorder_ms), so what repair does not bring in time
+ * counts as lost. Residual loss after repair must be lower with FEC.
  */
 #include "tests/integration/test_relay_fixture.h"
 
@@ -69,10 +70,10 @@ static void run(bool fec, result_t *res)
 
     uint16_t media = (uint16_t)t->joined.media.port;
     rf_impair_t up = {0}, down = {0};
-    const char *up_args[] = {"--seed", "7", "--down", "delay=40ms", "--up", "loss=10% delay=40ms",
+    const char *up_args[] = {"--seed", "7", "--down", "delay=100ms", "--up", "loss=10% delay=100ms",
                              NULL};
-    const char *down_args[] = {"--seed", "11",         "--down", "loss=10% delay=40ms",
-                               "--up",   "delay=40ms", NULL};
+    const char *down_args[] = {"--seed", "11",          "--down", "loss=10% delay=100ms",
+                               "--up",   "delay=100ms", NULL};
     rf_impair_start(&up, media, up_args, NULL);
     rf_impair_start(&down, media, down_args, NULL);
     hc_addr_t via;
