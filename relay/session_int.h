@@ -290,6 +290,15 @@ bool hc_part_pub_dup(const hc_part_t *p, const hc_spub_t *s);
 bool hc_sess_pub_sibling(const hc_sig_join_t *j, size_t i);
 bool hc_part_is_host(const hc_part_t *p);
 
+/* session_media.c: fresh SRTP keys in p, its leg and instreams (on
+ * failure nothing is left in the router and reason says why); and their
+ * removal (the track entries stay so a rebuild keeps their SSRCs). */
+int hc_sess_media_up(hc_sess_t *se, hc_part_t *p, char *reason, size_t cap);
+void hc_sess_media_down(hc_sess_t *se, hc_part_t *p);
+void hc_sess_stream_info_of_pub(const hc_spub_t *s, hc_sig_stream_info_t *o);
+/* A random 32-bit number (OpenSSL's; SSRCs and ids, not keys). */
+uint32_t hc_sess_rand32(void);
+
 /* Match tracks and sources to the kind's wishes (see top). */
 void hc_sess_sync(hc_sess_t *se);
 /* Send `tracks` to every receiver marked dirty (except `except`). */
