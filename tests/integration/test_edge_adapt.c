@@ -24,24 +24,14 @@
  * the test samples the engines' statistics once a second on the same
  * timeline and prints what it asserts on.
  */
-#include "tests/integration/test_relay_fixture.h"
+#include "tests/integration/test_edge_fixture.h"
 
 #include "edge/capture.h"
-#include "edge/media.h"
 
 #include <errno.h>
 #include <poll.h>
 
 /* ---- participants: a signaling connection and a media engine ---- */
-
-typedef struct party {
-    hc_sigclient_t *sig;
-    hc_sig_joined_t joined;
-    hc_edge_media_t *media;
-    hc_sig_stream_info_t recv[24];
-    size_t nrecv;
-    uint64_t last_ping_us;
-} party_t;
 
 typedef struct pub_req {
     const char *mid;
@@ -87,34 +77,6 @@ static const hc_sig_stream_info_t *joined_stream(const party_t *p, const char *m
     return NULL;
 }
 
-static void media_new(party_t *p, uint16_t via_port, hc_profile_t profile, uint32_t start_kbps,
-                      uint32_t max_kbps)
-{
-    hc_edge_media_cfg_t c;
-    hc_edge_media_cfg_default(&c);
-    const hc_sig_transport_t *t = &p->joined.media;
-    c.leg.suite = t->suite == HC_SIG_SUITE_AES_CM ? HC_SRTP_AES_CM_128_HMAC_SHA1_80
-                                                  : HC_SRTP_AEAD_AES_128_GCM;
-    size_t kl = hc_srtp_key_len(c.leg.suite);
-    ck_assert_int_eq(hc_b64_decode(t->key_up, strlen(t->key_up), c.leg.key_up, sizeof c.leg.key_up),
-                     (int)kl);
-    ck_assert_int_eq(
-        hc_b64_decode(t->key_down, strlen(t->key_down), c.leg.key_down, sizeof c.leg.key_down),
-        (int)kl);
-    c.leg.rtcp_ssrc = t->rtcp_ssrc;
-    char addr[64];
-    snprintf(addr, sizeof addr, "127.0.0.1:%u", via_port);
-    ck_assert_int_eq(hc_addr_parse(addr, &c.leg.relay), 0);
-    c.profile = profile;
-    c.start_kbps = start_kbps;
-    c.max_kbps = max_kbps;
-    c.video_sink = "headless";
-    c.audio_sink = "headless";
-    char err[256];
-    int rc = hc_edge_media_new(&p->media, &c, err, sizeof err);
-    ck_assert_msg(rc == 0, "media: %s", err);
-}
-
 static void publish(party_t *p, const char *mid, hc_edge_kind_t kind, hc_stream_role_t role,
                     const char *preset, const char *arg, int w, int h, int fps)
 {
@@ -135,50 +97,12 @@ static void publish(party_t *p, const char *mid, hc_edge_kind_t kind, hc_stream_
     ck_assert_msg(rc == 0, "publish %s: %s", mid, err);
 }
 
-/* The receive set from joined.receive and later `tracks` events. */
-static void apply_tracks(party_t *p, const hc_sig_stream_info_t *list, size_t n)
-{
-    hc_edge_recv_cfg_t r[24];
-    p->nrecv = n < 24 ? n : 24;
-    for (size_t i = 0; i < p->nrecv; i++) {
-        p->recv[i] = list[i];
-        const hc_sig_stream_info_t *s = &p->recv[i];
-        r[i] = (hc_edge_recv_cfg_t){.mid = s->mid,
-                                    .label = s->participant,
-                                    .kind = s->kind == HC_SIG_MEDIA_VIDEO ? HC_EDGE_VIDEO
-                                                                          : HC_EDGE_AUDIO,
-                                    .ssrc = s->ssrc,
-                                    .rtx_ssrc = s->has_rtx_ssrc ? s->rtx_ssrc : 0,
-                                    .fec_ssrc = s->has_fec_ssrc ? s->fec_ssrc : 0};
-    }
-    ck_assert_int_eq(hc_edge_media_receive(p->media, r, p->nrecv), 0);
-}
-
-static void events(party_t *p)
-{
-    /* The relay closes a signaling connection that stays silent. */
-    uint64_t now = hc_now_us();
-    if (now > p->last_ping_us + 2000000) {
-        hc_sig_msg_t ping;
-        hc_sig_msg_init(&ping, HC_SIG_PING);
-        ping.ping.id = hc_sigclient_next_id(p->sig);
-        ck_assert_int_eq(hc_sigclient_send(p->sig, &ping), 0);
-        p->last_ping_us = now;
-    }
-    hc_sig_msg_t m;
-    while (hc_sigclient_recv(p->sig, &m, 0) == 0) {
-        if (m.type == HC_SIG_TRACKS && p->media)
-            apply_tracks(p, m.tracks.receive, m.tracks.n_receive);
-        hc_sig_msg_fini(&m);
-    }
-}
-
 /* Handle both parties' signaling until `at_us` (hc_now_us() clock). */
 static void pump_until(party_t *a, party_t *b, uint64_t at_us)
 {
     while (hc_now_us() < at_us) {
-        events(a);
-        events(b);
+        rf_party_events(a);
+        rf_party_events(b);
         uint64_t left = at_us > hc_now_us() ? at_us - hc_now_us() : 0;
         rf_sleep_ms(left > 100000 ? 100 : (int)(left / 1000) + 1);
     }
@@ -273,14 +197,14 @@ START_TEST(consult_thin_link_keeps_audio_and_diagnostic)
     if (dsz) ck_assert_int_eq(sscanf(dsz, "%dx%d", &dw, &dh), 2);
     char darg[32];
     snprintf(darg, sizeof darg, "%dx%d@15", dw, dh);
-    media_new(&clinic, im.port, HC_PROFILE_CONSULT, 300, 1500);
+    rf_party_media_new(&clinic, im.port, HC_PROFILE_CONSULT, 300, 1500);
     publish(&clinic, "a0", HC_EDGE_AUDIO, HC_ROLE_AUDIO, "audiotest", NULL, 0, 0, 0);
     publish(&clinic, "d0", HC_EDGE_VIDEO, HC_ROLE_DIAG, "test", darg, dw, dh, 15);
     publish(&clinic, "f0", HC_EDGE_VIDEO, HC_ROLE_FACE, "test", "160x90@15", 160, 90, 15);
     ck_assert_int_eq(hc_edge_media_start(clinic.media), 0);
 
-    media_new(&spec, (uint16_t)spec.joined.media.port, HC_PROFILE_CONSULT, 300, 1500);
-    apply_tracks(&spec, spec.joined.receive, spec.joined.n_receive);
+    rf_party_media_new(&spec, (uint16_t)spec.joined.media.port, HC_PROFILE_CONSULT, 300, 1500);
+    rf_party_apply_tracks(&spec, spec.joined.receive, spec.joined.n_receive);
     ck_assert_int_eq(hc_edge_media_start(spec.media), 0);
 
     hc_edge_stats_t cs, ss;
@@ -443,13 +367,13 @@ START_TEST(class_resolution_follows_capacity)
 
     /* Top rung 640x360; the class ladder's lower rungs are 320x180 at 30,
      * 15, 10 and 5 fps. Starting at 800 kbit/s the first rung is the top. */
-    media_new(&teacher, im.port, HC_PROFILE_CLASS, 800, 1500);
+    rf_party_media_new(&teacher, im.port, HC_PROFILE_CLASS, 800, 1500);
     publish(&teacher, "v0", HC_EDGE_VIDEO, HC_ROLE_MAIN, "test", "640x360@30", 640, 360, 30);
     publish(&teacher, "a0", HC_EDGE_AUDIO, HC_ROLE_AUDIO, "audiotest", NULL, 0, 0, 0);
     ck_assert_int_eq(hc_edge_media_start(teacher.media), 0);
 
-    media_new(&site, (uint16_t)site.joined.media.port, HC_PROFILE_CLASS, 300, 1500);
-    apply_tracks(&site, site.joined.receive, site.joined.n_receive);
+    rf_party_media_new(&site, (uint16_t)site.joined.media.port, HC_PROFILE_CLASS, 300, 1500);
+    rf_party_apply_tracks(&site, site.joined.receive, site.joined.n_receive);
     ck_assert_int_eq(hc_edge_media_start(site.media), 0);
 
     hc_edge_stats_t ts, ss;

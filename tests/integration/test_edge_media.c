@@ -10,22 +10,12 @@
  * capture (320x180 and 160x90, each its own encoder and SSRC): the relay
  * receives both, a classroom decodes what it is sent.
  */
-#include "tests/integration/test_relay_fixture.h"
+#include "tests/integration/test_edge_fixture.h"
 
 #include "edge/capture.h"
-#include "edge/media.h"
 
 #include <errno.h>
 #include <poll.h>
-
-typedef struct party {
-    hc_sigclient_t *sig;
-    hc_sig_joined_t joined;
-    hc_edge_media_t *media;
-    hc_sig_stream_info_t recv[24];
-    size_t nrecv;
-    uint64_t last_ping_us;
-} party_t;
 
 static void join_ex(const rf_relay_t *r, party_t *p, const char *role, const char *site,
                     const char *create, bool publish, bool layer1)
@@ -75,72 +65,6 @@ static void join(const rf_relay_t *r, party_t *p, const char *role, const char *
     join_ex(r, p, role, site, create, publish, false);
 }
 
-static void media_new(party_t *p, uint16_t via_port)
-{
-    hc_edge_media_cfg_t c;
-    hc_edge_media_cfg_default(&c);
-    const hc_sig_transport_t *t = &p->joined.media;
-    c.leg.suite = t->suite == HC_SIG_SUITE_AES_CM ? HC_SRTP_AES_CM_128_HMAC_SHA1_80
-                                                  : HC_SRTP_AEAD_AES_128_GCM;
-    size_t kl = hc_srtp_key_len(c.leg.suite);
-    ck_assert_int_eq(hc_b64_decode(t->key_up, strlen(t->key_up), c.leg.key_up, sizeof c.leg.key_up),
-                     (int)kl);
-    ck_assert_int_eq(
-        hc_b64_decode(t->key_down, strlen(t->key_down), c.leg.key_down, sizeof c.leg.key_down),
-        (int)kl);
-    c.leg.rtcp_ssrc = t->rtcp_ssrc;
-    char addr[64];
-    snprintf(addr, sizeof addr, "127.0.0.1:%u", via_port);
-    ck_assert_int_eq(hc_addr_parse(addr, &c.leg.relay), 0);
-    c.profile = HC_PROFILE_CLASS;
-    c.start_kbps = 300;
-    c.max_kbps = 1500;
-    c.video_sink = "headless";
-    c.audio_sink = "headless";
-    char err[256];
-    int rc = hc_edge_media_new(&p->media, &c, err, sizeof err);
-    ck_assert_msg(rc == 0, "media: %s", err);
-}
-
-/* The receive set from joined.receive and later `tracks` events. */
-static void apply_tracks(party_t *p, const hc_sig_stream_info_t *list, size_t n)
-{
-    hc_edge_recv_cfg_t r[24];
-    p->nrecv = n < 24 ? n : 24;
-    for (size_t i = 0; i < p->nrecv; i++) {
-        p->recv[i] = list[i];
-        const hc_sig_stream_info_t *s = &p->recv[i];
-        r[i] = (hc_edge_recv_cfg_t){.mid = s->mid,
-                                    .label = s->participant,
-                                    .kind = s->kind == HC_SIG_MEDIA_VIDEO ? HC_EDGE_VIDEO
-                                                                          : HC_EDGE_AUDIO,
-                                    .ssrc = s->ssrc,
-                                    .rtx_ssrc = s->has_rtx_ssrc ? s->rtx_ssrc : 0,
-                                    .fec_ssrc = s->has_fec_ssrc ? s->fec_ssrc : 0};
-    }
-    ck_assert_int_eq(hc_edge_media_receive(p->media, r, p->nrecv), 0);
-}
-
-static void events(party_t *p)
-{
-    /* The relay closes a signaling connection that stays silent. */
-    uint64_t now = hc_now_us();
-    if (now > p->last_ping_us + 2000000) {
-        hc_sig_msg_t ping;
-        hc_sig_msg_init(&ping, HC_SIG_PING);
-        ping.ping.id = (uint32_t)(now / 1000000u % 1000u) + 1u;
-        ck_assert_int_eq(hc_sigclient_send(p->sig, &ping), 0);
-        p->last_ping_us = now;
-    }
-    hc_sig_msg_t m;
-    while (hc_sigclient_recv(p->sig, &m, 0) == 0) {
-        if (getenv("HC_TEST_VERBOSE")) fprintf(stderr, "event %s\n", hc_sig_type_name(m.type));
-        if (m.type == HC_SIG_TRACKS && p->media)
-            apply_tracks(p, m.tracks.receive, m.tracks.n_receive);
-        hc_sig_msg_fini(&m);
-    }
-}
-
 static const hc_edge_recv_stats_t *find_recv(const hc_edge_stats_t *s, const char *mid)
 {
     for (size_t i = 0; i < s->n_recv; i++)
@@ -162,7 +86,7 @@ START_TEST(two_engines_through_loss)
     rf_impair_start(&is, (uint16_t)site.joined.media.port, args, NULL);
 
     /* the teacher: test source 320x180 with stamped frame numbers, a sine */
-    media_new(&teacher, it.port);
+    rf_party_media_new(&teacher, it.port, HC_PROFILE_CLASS, 300, 1500);
     char pipe_v[1024], pipe_a[1024], err[256];
     ck_assert_int_eq(
         hc_capture_preset("test", "320x180@30", pipe_v, sizeof pipe_v, err, sizeof err), 0);
@@ -193,10 +117,10 @@ START_TEST(two_engines_through_loss)
     ck_assert_int_eq(hc_edge_media_start(teacher.media), 0);
 
     /* the classroom, headless */
-    media_new(&site, is.port);
+    rf_party_media_new(&site, is.port, HC_PROFILE_CLASS, 300, 1500);
     if (getenv("HC_TEST_VERBOSE"))
         fprintf(stderr, "site joined with %zu tracks\n", (size_t)site.joined.n_receive);
-    apply_tracks(&site, site.joined.receive, site.joined.n_receive);
+    rf_party_apply_tracks(&site, site.joined.receive, site.joined.n_receive);
     for (size_t i = 0; getenv("HC_TEST_VERBOSE") && i < site.nrecv; i++)
         fprintf(stderr, "track %s ssrc %08x rtx %08x fec %08x kind %d from %s\n", site.recv[i].mid,
                 site.recv[i].ssrc, site.recv[i].rtx_ssrc, site.recv[i].fec_ssrc,
@@ -208,8 +132,8 @@ START_TEST(two_engines_through_loss)
     const int seconds = 14;
     for (int s = 0; s < seconds; s++) {
         for (int k = 0; k < 10; k++) {
-            events(&teacher);
-            events(&site);
+            rf_party_events(&teacher);
+            rf_party_events(&site);
             rf_sleep_ms(100);
         }
         hc_edge_media_stats(site.media, &st);
@@ -258,16 +182,16 @@ START_TEST(two_engines_through_loss)
     uint64_t keys0 = tst.pub[0].keyframes;
     hc_edge_media_pause(teacher.media, true);
     for (int k = 0; k < 15; k++) {
-        events(&teacher);
-        events(&site);
+        rf_party_events(&teacher);
+        rf_party_events(&site);
         rf_sleep_ms(100);
     }
     hc_edge_media_stats(site.media, &st);
     uint64_t paused_ok = find_recv(&st, "main-video")->stamp_ok;
     hc_edge_media_pause(teacher.media, false);
     for (int k = 0; k < 20; k++) {
-        events(&teacher);
-        events(&site);
+        rf_party_events(&teacher);
+        rf_party_events(&site);
         rf_sleep_ms(100);
         if (getenv("HC_TEST_VERBOSE")) {
             hc_edge_media_stats(site.media, &st);
@@ -345,7 +269,7 @@ START_TEST(simulcast_layers_from_one_capture)
     ck_assert(sv && sl && sa);
     ck_assert_uint_ne(sv->ssrc, sl->ssrc);
 
-    media_new(&teacher, (uint16_t)teacher.joined.media.port);
+    rf_party_media_new(&teacher, (uint16_t)teacher.joined.media.port, HC_PROFILE_CLASS, 300, 1500);
     char pipe_v[1024], pipe_a[1024], err[256];
     ck_assert_int_eq(
         hc_capture_preset("test", "320x180@30", pipe_v, sizeof pipe_v, err, sizeof err), 0);
@@ -388,15 +312,15 @@ START_TEST(simulcast_layers_from_one_capture)
     ck_assert_msg(rc == 0, "publish audio: %s", err);
     ck_assert_int_eq(hc_edge_media_start(teacher.media), 0);
 
-    media_new(&site, (uint16_t)site.joined.media.port);
-    apply_tracks(&site, site.joined.receive, site.joined.n_receive);
+    rf_party_media_new(&site, (uint16_t)site.joined.media.port, HC_PROFILE_CLASS, 300, 1500);
+    rf_party_apply_tracks(&site, site.joined.receive, site.joined.n_receive);
     ck_assert_int_eq(hc_edge_media_start(site.media), 0);
 
     hc_edge_stats_t st, tst;
     for (int s = 0; s < 6; s++) {
         for (int k = 0; k < 10; k++) {
-            events(&teacher);
-            events(&site);
+            rf_party_events(&teacher);
+            rf_party_events(&site);
             rf_sleep_ms(100);
         }
         hc_edge_media_stats(teacher.media, &tst);
