@@ -103,6 +103,16 @@ void rt_bwe_feedback(hc_router_t *r, hc_leg_t *leg, const uint8_t *fci, size_t l
 static void layers_switch(hc_router_t *r, hc_track_t *t, int j, uint64_t now);
 static int layers_lower(const rt_layers_t *L, int from, uint64_t now);
 
+/* A step up that did not hold (its trial ends in a step down): the next
+ * one waits twice as long, up to RT_LAYER_UP_MAX_US. */
+static void trial_failed(rt_layers_t *L)
+{
+    L->failed_ups++;
+    L->up_wait_us *= 2;
+    if (L->up_wait_us > RT_LAYER_UP_MAX_US) L->up_wait_us = RT_LAYER_UP_MAX_US;
+    L->trial_until = 0;
+}
+
 void rt_bwe_report(hc_router_t *r, hc_track_t *t, const void *rbp, uint64_t now)
 {
     hc_leg_t *leg = t->leg;
@@ -121,12 +131,7 @@ void rt_bwe_report(hc_router_t *r, hc_track_t *t, const void *rbp, uint64_t now)
         L->pend < 0) {
         int j = layers_lower(L, L->cur, now);
         if (j > L->cur) {
-            if (L->trial_until) {
-                L->failed_ups++;
-                L->up_wait_us *= 2;
-                if (L->up_wait_us > RT_LAYER_UP_MAX_US) L->up_wait_us = RT_LAYER_UP_MAX_US;
-                L->trial_until = 0;
-            }
+            if (L->trial_until) trial_failed(L);
             L->downs++;
             L->up_ok_since = 0;
             layers_switch(r, t, j, now);
@@ -300,10 +305,7 @@ static void layers_decide(hc_router_t *r, hc_track_t *t, const hc_bwe_state_t *s
         st->usage == HC_BWE_OVERUSE || st->qdelay_us > RT_LAYER_QDELAY_US || st->loss_congestive;
     if (L->trial_until && now < L->trial_until && cong) {
         /* The step up did not fit after all: back at once, wait longer. */
-        L->failed_ups++;
-        L->up_wait_us *= 2;
-        if (L->up_wait_us > RT_LAYER_UP_MAX_US) L->up_wait_us = RT_LAYER_UP_MAX_US;
-        L->trial_until = 0;
+        trial_failed(L);
         L->up_ok_since = 0;
         int j = L->trial_from > at && layer_live(L, L->trial_from, now) ? L->trial_from
                                                                         : layers_lower(L, at, now);
@@ -325,12 +327,7 @@ static void layers_decide(hc_router_t *r, hc_track_t *t, const hc_bwe_state_t *s
             if (layer_need(L, i, now) <= avail) break;
         }
         if (j > at) {
-            if (L->trial_until) {
-                L->failed_ups++;
-                L->up_wait_us *= 2;
-                if (L->up_wait_us > RT_LAYER_UP_MAX_US) L->up_wait_us = RT_LAYER_UP_MAX_US;
-                L->trial_until = 0;
-            }
+            if (L->trial_until) trial_failed(L);
             L->downs++;
             layers_switch(r, t, j, now);
         }
