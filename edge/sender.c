@@ -354,6 +354,14 @@ static void update_repair(hc_sender_t *s, uint32_t target)
     }
 }
 
+/* A video stream's ladder is at its stills rung (as of its last update). */
+static bool sends_stills(const hc_sender_t *s)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->st[i].cfg.video && s->st[i].lout.stills) return true;
+    return false;
+}
+
 static void allocate(hc_sender_t *s)
 {
     uint32_t target = capped_target(s);
@@ -392,8 +400,7 @@ static void allocate(hc_sender_t *s)
     double qf = q <= 100000 ? 1.0 : 1.0 - (double)(q - 100000) / 400000.0;
     if (qf < 0.5) qf = 0.5;
     /* A still waits in the queue by design (bulk pacing, see below). */
-    for (int i = 0; i < s->n; i++)
-        if (s->st[i].cfg.video && s->st[i].lout.stills) qf = 1.0;
+    if (sends_stills(s)) qf = 1.0;
     for (int i = 0; i < s->n; i++) {
         sstream_t *ss = &s->st[i];
         hc_sender_target_t *t = &ss->tgt;
@@ -463,10 +470,8 @@ static void allocate(hc_sender_t *s)
         t->off = o.off;
         t->intra_refresh = s->rep.intra_refresh;
     }
-    /* Stills are paced at the estimate and kept until they are sent. */
-    bool bulk = false;
-    for (int i = 0; i < s->n; i++)
-        if (s->st[i].cfg.video && s->st[i].lout.stills) bulk = true;
+    /* Stills are paced under the estimate and kept until they are sent. */
+    bool bulk = sends_stills(s);
     hc_pacer_set_bulk(s->pacer, bulk);
     hc_bwe_set_bursty(s->bwe, bulk);
 }

@@ -70,6 +70,5 @@ int hc_still_encode(hc_still_t *s, const hc_venc_pic_t *pic, int width, int heig
     }
     if (budget && out->len > budget + budget * 15 / 100) s->over_budget++;
     s->stills++;
-    s->last_bytes = out->len;
     return 1;
 }

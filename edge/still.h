@@ -38,7 +38,6 @@ typedef struct hc_still {
     int width, height, qp, enc_qp;
     /* counters */
     uint64_t stills, encodes, over_budget; /* over_budget: sent over it after the tries */
-    size_t last_bytes;
 } hc_still_t;
 
 void hc_still_init(hc_still_t *s);
